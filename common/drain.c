@@ -1,0 +1,167 @@
+/*
+ * The write side's completion and the close: what happens when the OS has
+ * taken bytes (DESIGN rule 3) and how a transport ends (rule 9). Both run
+ * from the loop, never from inside a user's call.
+ */
+#include "internal.h"
+
+size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
+                            size_t max_bufs, size_t max_len)
+{
+    if (t->q.inflight != 0 || max_bufs == 0 || max_len == 0)
+        return 0; /* one send at a time */
+    return ior__wq_peek(&t->q, bufs, max_bufs, max_len);
+}
+
+void ior__core_send_end(ior_transport_t *t, size_t n)
+{
+    ior__wq_consume(&t->q, n);
+    /* A close waiting for the OS to give the chunks back may go on. */
+    if (t->disconnected)
+        ior__core_defer(t, IOR__PEND_CLOSE);
+}
+
+void ior__core_defer(ior_transport_t *t, unsigned what)
+{
+    ior_loop_t *loop = t->loop;
+    if (t->pending != 0) {
+        t->pending |= what;
+        return;
+    }
+    t->pending = what;
+    t->pending_next = NULL;
+    if (loop->pending_tail != NULL)
+        loop->pending_tail->pending_next = t;
+    else
+        loop->pending_head = t;
+    loop->pending_tail = t;
+}
+
+void ior__core_defer_drain(ior_transport_t *t)
+{
+    ior__core_defer(t, IOR__PEND_DRAIN);
+}
+
+/* The queue drained and the write side is to be shut (rule 3, 7). */
+static void finish_half_close(ior_transport_t *t)
+{
+    t->write_disconnected = 1;
+    ior__os_shutdown_write(t);
+    if (t->proto != NULL && t->proto->write_connection_lost != NULL)
+        t->proto->write_connection_lost(t, t->proto_user);
+    /* Both directions are done: nothing more can happen on it. */
+    if (!t->closing && !t->disconnected && t->read_disconnected)
+        ior__core_close(t, IOR_EDONE, 0);
+}
+
+/*
+ * Rule 3. Twisted's IOCP FileHandle sets producerPaused to True before
+ * resuming; abstract.FileDescriptor sets it to False. False is right: a
+ * pause from inside resume_producing must stick.
+ */
+void ior__core_drained(ior_transport_t *t)
+{
+    ior__wq_release_done(&t->q);
+    if (t->disconnected || t->closing || t->q.inflight != 0)
+        return;
+    if (t->q.bytes <= t->low_water && t->producer != NULL &&
+        (!t->streaming || t->producer_paused)) {
+        t->producer_paused = 0;
+        t->producer->resume_producing(t->producer_user);
+        return;
+    }
+    if (t->q.bytes != 0)
+        return;
+    if (t->disconnecting)
+        ior__core_close(t, IOR_EDONE, 0);
+    else if (t->write_disconnecting && !t->write_disconnected)
+        finish_half_close(t);
+}
+
+void ior__core_close(ior_transport_t *t, int reason, int os_error)
+{
+    if (t->disconnected || t->closing)
+        return;
+    t->closing = 1;
+    t->reason = reason;
+    if (os_error != 0)
+        t->os_error = os_error;
+    ior__core_defer(t, IOR__PEND_CLOSE);
+}
+
+void ior__core_error(ior_transport_t *t, int err, int os_error)
+{
+    if (t->disconnected || t->closing)
+        return;
+    ior__core_drop_held(t);
+    ior__core_close(t, err, os_error);
+}
+
+/* Nothing should list a transport being freed; be sure anyway. */
+static void unlink_pending(ior_transport_t *t)
+{
+    ior_loop_t *loop = t->loop;
+    ior_transport_t *p, *prev = NULL;
+
+    if (t->pending == 0)
+        return;
+    for (p = loop->pending_head; p != NULL; prev = p, p = p->pending_next) {
+        if (p != t)
+            continue;
+        if (prev != NULL)
+            prev->pending_next = t->pending_next;
+        else
+            loop->pending_head = t->pending_next;
+        if (loop->pending_tail == t)
+            loop->pending_tail = prev;
+        break;
+    }
+    t->pending = 0;
+}
+
+static void unlink_transport(ior_transport_t *t)
+{
+    ior_loop_t *loop = t->loop;
+    unlink_pending(t);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        loop->transports = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    loop->active--;
+}
+
+/*
+ * Rule 9, from the pending list: flags, the producer stopped and
+ * forgotten, I/O stopped, the queue released, then connection_lost. When
+ * the OS still holds bytes of a send, connection_lost waits for them, so
+ * nothing the user gave us is touched after it.
+ */
+void ior__core_run_close(ior_transport_t *t)
+{
+    if (!t->disconnected) {
+        const ior_producer_ops_t *p = t->producer;
+        t->disconnected = 1;
+        t->connected = 0;
+        t->closing = 1;
+        ior__core_drop_held(t);
+        if (p != NULL) {
+            void *user = t->producer_user;
+            t->producer = NULL;
+            t->producer_user = NULL;
+            t->producer_paused = 0;
+            p->stop_producing(user);
+        }
+        t->os_closed = 1;
+        ior__os_close(t, t->aborting);
+        ior__wq_discard(&t->q);
+    }
+    if (t->q.inflight != 0)
+        return; /* ior__core_send_end brings us back */
+    ior__wq_release_done(&t->q);
+    if (t->proto != NULL && t->proto->connection_lost != NULL)
+        t->proto->connection_lost(t, t->proto_user, t->reason);
+    unlink_transport(t);
+    ior__os_transport_free(t);
+}

@@ -1,0 +1,345 @@
+/*
+ * The seam between the portable core (common/) and a backend (iocp/,
+ * posix/, or the fake backend of tests/core).
+ *
+ *   ior__core_*  what the core offers a backend;
+ *   ior__os_*    what a backend must provide; the core calls these.
+ *
+ * Resolved at link time. Nothing here names an OS type.
+ *
+ * Object layout: a backend allocates its own structs with the core's struct
+ * as the FIRST member, so a pointer to one is a pointer to the other:
+ *
+ *     struct ior__posix_loop { struct ior_loop base; int epfd; ... };
+ *     struct ior__fd { struct ior_transport base; int fd; ... };
+ *
+ * Rules a backend follows (the core relies on them):
+ *  - It never calls a protocol or producer callback itself; it reports to
+ *    the core (ior__core_read, _read_eof, _error, _send_end, _drained) and
+ *    the core decides what the user sees.
+ *  - ior__core_drained() and ior__core_read*() are called only from the
+ *    loop (a poll dispatch), never from inside an ior__os_* function, since
+ *    those run inside user calls. From inside ior__os_start_writing() a
+ *    backend may send at once (send_begin/send_end) and then ask for the
+ *    consequences with ior__core_defer_drain(); it may report an error with
+ *    ior__core_error(), which only ever defers.
+ *  - After ior__os_close() it keeps reporting completions of sends it had
+ *    begun (ior__core_send_end), so their chunks are released; the core
+ *    delivers connection_lost only once no send is in flight.
+ *  - It frees a transport only after ior__os_transport_free() AND after its
+ *    last OS operation on it has completed.
+ */
+#ifndef IOR_INTERNAL_H
+#define IOR_INTERNAL_H
+
+#include "ior.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                          */
+/* ------------------------------------------------------------------ */
+
+void *ior__malloc(size_t size);
+void *ior__calloc(size_t n, size_t size); /* zeroed; overflow → NULL */
+void *ior__realloc(void *ptr, size_t size);
+void ior__free(void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Timer heap                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A binary min-heap keyed on (deadline, sequence) over a slot table, so a
+ * handle is (generation << 32 | slot + 1) and stale handles are detected
+ * without touching freed memory.
+ */
+struct ior__timer_slot {
+    uint64_t deadline;
+    uint64_t seq;
+    ior_callback_t cb;
+    void *user;
+    uint32_t heap_index; /* IOR__TIMER_FREE when the slot is unused */
+    uint32_t gen;
+    uint32_t next_free;
+};
+
+#define IOR__TIMER_FREE UINT32_MAX
+
+typedef struct ior__timers {
+    struct ior__timer_slot *slots;
+    uint32_t nslots;
+    uint32_t cap;
+    uint32_t *heap; /* slot indexes; capacity == cap */
+    uint32_t count;
+    uint32_t free_head; /* IOR__TIMER_FREE when none */
+    uint64_t next_seq;
+} ior__timers_t;
+
+void ior__timers_init(ior__timers_t *h);
+void ior__timers_cleanup(ior__timers_t *h);
+int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
+                    void *user, ior_timer_id *out);
+int ior__timers_cancel(ior__timers_t *h, ior_timer_id id);
+/* Earliest deadline; 0 with *has = 0 when empty. */
+uint64_t ior__timers_next(const ior__timers_t *h, int *has);
+/*
+ * Removes the earliest timer if its deadline <= now and its sequence is
+ * below seq_limit; returns 1 and its callback, else 0.
+ */
+int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
+                        ior_callback_t *cb, void **user);
+
+/* ------------------------------------------------------------------ */
+/* Write queue                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ior__chunk {
+    struct ior__chunk *next;
+    const char *base; /* first byte of the chunk's data */
+    size_t len;       /* bytes of data */
+    size_t cap;       /* copy chunks: room for inline data; 0: borrowed */
+    ior_release_cb release;
+    void *ctx;
+    /* copy chunks: inline data follows */
+};
+
+typedef struct ior__wqueue {
+    struct ior__chunk *head;
+    struct ior__chunk *tail;
+    size_t head_off; /* bytes of head already written */
+    size_t bytes;    /* queued and not yet written: `buffered` */
+    size_t inflight; /* bytes handed to the OS by send_begin, not ended */
+    /* Borrowed chunks fully written, waiting for their release callback. */
+    struct ior__chunk *done_head;
+    struct ior__chunk *done_tail;
+    int discarded; /* the queue was thrown away while a send was in flight */
+} ior__wqueue_t;
+
+/* The queue itself (common/wqueue.c); the core's write path uses these. */
+void ior__wq_init(ior__wqueue_t *q);
+/* Appends a copy (all or nothing). IOR_ENOMEM leaves q unchanged. */
+int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,
+                      size_t total);
+int ior__wq_push_ref(ior__wqueue_t *q, const void *data, size_t len,
+                     ior_release_cb release, void *ctx);
+size_t ior__wq_peek(ior__wqueue_t *q, ior_buf_t *bufs, size_t max_bufs,
+                    size_t max_len);
+void ior__wq_consume(ior__wqueue_t *q, size_t n);
+/*
+ * Throws the queue away: chunks outside the send in flight go to the done
+ * list at once, the rest when the send ends.
+ */
+void ior__wq_discard(ior__wqueue_t *q);
+/* Runs and frees the done list (release callbacks may re-enter). */
+void ior__wq_release_done(ior__wqueue_t *q);
+
+/* ------------------------------------------------------------------ */
+/* Loop (core part)                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Something the loop must close when it is freed (listeners, connects). */
+typedef struct ior__handle {
+    struct ior__handle *prev;
+    struct ior__handle *next;
+    void (*close)(struct ior__handle *h);
+} ior__handle_t;
+
+struct ior__async;
+
+struct ior_loop {
+    const char *backend_name;
+    uint64_t now;
+    ior__timers_t timers;
+    /* Transports waiting for deferred work (see IOR__PEND_*). */
+    ior_transport_t *pending_head;
+    ior_transport_t *pending_tail;
+    /* Every live transport (for ior_loop_free). */
+    ior_transport_t *transports;
+    ior__handle_t *handles;
+    size_t active;         /* transports + handles + other refs */
+    unsigned max_events;   /* per poll dispatch */
+    int running;
+    int stop;
+    /* Guarded by ior__os_loop_lock: */
+    struct ior__async *async_head;
+    struct ior__async *async_tail;
+    int async_stop;
+    int async_signalled;
+};
+
+/* Called by ior__os_loop_create on the embedded base. */
+int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
+                        unsigned max_events);
+void ior__core_loop_update_time(ior_loop_t *loop);
+/* -1: wait forever; 0: do not wait; else ms until the next timer. */
+int ior__core_loop_timeout(ior_loop_t *loop);
+void ior__core_loop_run_timers(ior_loop_t *loop);
+void ior__core_loop_run_pending(ior_loop_t *loop);
+/* The backend calls this when its wake-up fires (any time is harmless). */
+void ior__core_loop_run_async(ior_loop_t *loop);
+int ior__core_loop_alive(const ior_loop_t *loop);
+void ior__core_loop_ref(ior_loop_t *loop);
+void ior__core_loop_unref(ior_loop_t *loop);
+void ior__core_handle_add(ior_loop_t *loop, ior__handle_t *h);
+void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h);
+
+/* ------------------------------------------------------------------ */
+/* Transport (core part)                                               */
+/* ------------------------------------------------------------------ */
+
+/* Deferred work bits on a transport waiting in the loop's pending list. */
+#define IOR__PEND_DRAIN 0x1   /* run ior__core_drained */
+#define IOR__PEND_DELIVER 0x2 /* deliver held read data / EOF */
+#define IOR__PEND_CLOSE 0x4   /* deliver connection_lost */
+#define IOR__PEND_BEGIN 0x8   /* connect/accept done: check the protocol */
+
+/* Read data held while paused, delivered in order on resume. */
+typedef struct ior__rbuf {
+    char *data;
+    size_t off;
+    size_t len;
+    size_t cap;
+} ior__rbuf_t;
+
+struct ior_transport {
+    ior_loop_t *loop;
+    const ior_protocol_ops_t *proto;
+    void *proto_user;
+    const ior_producer_ops_t *producer;
+    void *producer_user;
+
+    /* DESIGN.md state, one flag each. */
+    unsigned char connected;
+    unsigned char disconnecting;
+    unsigned char disconnected;
+    unsigned char write_disconnecting;
+    unsigned char write_disconnected;
+    unsigned char read_disconnected; /* EOF seen (and delivered) */
+    unsigned char streaming;
+    unsigned char producer_paused;
+    /* Internal state. */
+    unsigned char reading_paused; /* the transport's own pause_producing */
+    unsigned char aborting;       /* abort asked; connection_lost pending */
+    unsigned char closing;        /* connection_lost decided, pending */
+    unsigned char eof_held;       /* EOF arrived while paused */
+    unsigned char os_closed;      /* ior__os_close called */
+    unsigned char began;          /* ior__core_transport_begin done */
+
+    ior__wqueue_t q;
+    size_t buffer_size;
+    size_t low_water;
+    size_t max_buffer;
+    ior__rbuf_t held;
+
+    int reason;   /* reason for connection_lost */
+    int os_error; /* the OS error behind the last error */
+
+    unsigned pending; /* IOR__PEND_* bits; nonzero while listed */
+    ior_transport_t *pending_next;
+    ior_transport_t *prev;
+    ior_transport_t *next;
+};
+
+/*
+ * A new connected transport: defaults, linked into the loop (which it
+ * keeps alive). The backend then calls the user's accept/connect callback
+ * and, after it returns, ior__core_transport_begin().
+ */
+void ior__core_transport_init(ior_transport_t *t, ior_loop_t *loop);
+
+/*
+ * The accept/connect callback has returned: without a protocol the
+ * transport is aborted; otherwise reading starts (unless paused).
+ */
+void ior__core_transport_begin(ior_transport_t *t);
+
+/* Whether the core wants bytes now (connected, not paused or closing). */
+int ior__core_wants_read(const ior_transport_t *t);
+
+/* Bytes arrived (len > 0). Delivered now, or held if paused. */
+void ior__core_read(ior_transport_t *t, const void *data, size_t len);
+/* The peer closed its write side (DESIGN rule 11). */
+void ior__core_read_eof(ior_transport_t *t);
+/*
+ * A read or write error: the transport closes at once with reason err
+ * (an IOR_E* code) and the OS error kept. Defers; safe anywhere.
+ */
+void ior__core_error(ior_transport_t *t, int err, int os_error);
+
+/*
+ * Fills up to max_bufs buffers from the head of the queue (none longer
+ * than max_len: larger chunks are split) and marks their bytes in flight.
+ * Returns how many buffers; 0 if the queue is empty. Only one send may be
+ * in flight: call it again only after ior__core_send_end.
+ */
+size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
+                            size_t max_bufs, size_t max_len);
+/*
+ * The OS wrote n bytes of the send in flight (n may be less than asked, or
+ * 0 on error or cancel). Drops them from the queue, freeing copies;
+ * release callbacks run later, from ior__core_drained. Safe anywhere.
+ */
+void ior__core_send_end(ior_transport_t *t, size_t n);
+/* DESIGN rule 3: release, resume the producer, close or half-close. */
+void ior__core_drained(ior_transport_t *t);
+/* Schedules ior__core_drained from the loop's pending list. */
+void ior__core_defer_drain(ior_transport_t *t);
+/* Schedules a pending-list job (IOR__PEND_*) for t. */
+void ior__core_defer(ior_transport_t *t, unsigned what);
+
+/* Core-private, shared between common/ files. */
+void ior__core_close(ior_transport_t *t, int reason, int os_error);
+void ior__core_run_close(ior_transport_t *t);
+void ior__core_run_deliver(ior_transport_t *t);
+void ior__core_drop_held(ior_transport_t *t);
+
+/* ------------------------------------------------------------------ */
+/* What a backend provides                                             */
+/* ------------------------------------------------------------------ */
+
+/* Monotonic clock in milliseconds. */
+uint64_t ior__os_now_ms(void);
+
+/*
+ * Allocates the backend's loop (struct ior_loop first), calls
+ * ior__core_loop_init on it and sets up the OS side.
+ */
+int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts);
+/* Frees what ior__os_loop_create made; nothing is outstanding any more. */
+void ior__os_loop_destroy(ior_loop_t *loop);
+/*
+ * Waits up to timeout_ms (-1: forever) for I/O and dispatches at most
+ * loop->max_events of it, calling ior__core_loop_run_async on a wake-up.
+ */
+void ior__os_loop_poll(ior_loop_t *loop, int timeout_ms);
+/* OS operations still referencing memory (freed transports included). */
+size_t ior__os_loop_outstanding(const ior_loop_t *loop);
+/* Makes a blocked ior__os_loop_poll return. Any thread. */
+void ior__os_loop_wakeup(ior_loop_t *loop);
+void ior__os_loop_lock(ior_loop_t *loop);
+void ior__os_loop_unlock(ior_loop_t *loop);
+int ior__os_stop_on_interrupt(ior_loop_t *loop);
+
+void ior__os_start_reading(ior_transport_t *t);
+void ior__os_stop_reading(ior_transport_t *t);
+/*
+ * The queue has bytes, or a close or half-close waits for a drain: send
+ * now or soon, and call ior__core_drained (directly from the loop, or via
+ * ior__core_defer_drain) when the queue empties. Called with an empty
+ * queue too: then just defer a drain.
+ */
+void ior__os_start_writing(ior_transport_t *t);
+/* Shut the send side (the queue is empty). */
+void ior__os_shutdown_write(ior_transport_t *t);
+/*
+ * Stop all I/O and close the OS handle; abort: reset (linger 0). Outstanding
+ * operations are cancelled; sends in flight are still reported through
+ * ior__core_send_end.
+ */
+void ior__os_close(ior_transport_t *t, int abort);
+/* The core is done with t: free it once no OS operation references it. */
+void ior__os_transport_free(ior_transport_t *t);
+
+#endif /* IOR_INTERNAL_H */

@@ -1,0 +1,310 @@
+/*
+ * The loop's portable half: the run loop itself, timers, the pending list
+ * of deferred transport work, call_from_thread, and freeing. A backend
+ * supplies only the wait-and-dispatch step (ior__os_loop_poll) and the OS
+ * objects behind it.
+ */
+#include "internal.h"
+
+#include <limits.h>
+
+struct ior__async {
+    struct ior__async *next;
+    ior_callback_t cb;
+    void *user;
+};
+
+int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
+                        unsigned max_events)
+{
+    loop->backend_name = backend_name;
+    ior__timers_init(&loop->timers);
+    loop->pending_head = loop->pending_tail = NULL;
+    loop->transports = NULL;
+    loop->handles = NULL;
+    loop->active = 0;
+    loop->max_events = max_events ? max_events : 256;
+    loop->running = 0;
+    loop->stop = 0;
+    loop->async_head = loop->async_tail = NULL;
+    loop->async_stop = 0;
+    loop->async_signalled = 0;
+    loop->now = ior__os_now_ms();
+    return 0;
+}
+
+int ior_loop_new(ior_loop_t **out, const ior_loop_options_t *opts)
+{
+    if (out == NULL)
+        return IOR_EINVAL;
+    *out = NULL;
+    return ior__os_loop_create(out, opts);
+}
+
+const char *ior_loop_backend(const ior_loop_t *loop)
+{
+    return loop != NULL ? loop->backend_name : NULL;
+}
+
+uint64_t ior_loop_now(const ior_loop_t *loop)
+{
+    return loop != NULL ? loop->now : 0;
+}
+
+void ior__core_loop_update_time(ior_loop_t *loop)
+{
+    uint64_t now = ior__os_now_ms();
+    if (now > loop->now)
+        loop->now = now;
+}
+
+int ior__core_loop_alive(const ior_loop_t *loop)
+{
+    return loop->active > 0 || loop->timers.count > 0 ||
+           loop->pending_head != NULL;
+}
+
+int ior__core_loop_timeout(ior_loop_t *loop)
+{
+    uint64_t next;
+    int has;
+
+    if (loop->stop || loop->pending_head != NULL)
+        return 0;
+    next = ior__timers_next(&loop->timers, &has);
+    if (!has)
+        return -1;
+    if (next <= loop->now)
+        return 0;
+    if (next - loop->now > (uint64_t)INT_MAX)
+        return INT_MAX;
+    return (int)(next - loop->now);
+}
+
+/*
+ * Runs the timers due now, in (deadline, scheduling) order. Timers
+ * scheduled by these callbacks wait for the next pass, even with delay 0,
+ * so a timer that re-arms itself cannot starve the loop.
+ */
+void ior__core_loop_run_timers(ior_loop_t *loop)
+{
+    uint64_t limit = loop->timers.next_seq;
+    ior_callback_t cb;
+    void *user;
+
+    while (!loop->stop &&
+           ior__timers_pop_due(&loop->timers, loop->now, limit, &cb, &user))
+        cb(loop, user);
+}
+
+/*
+ * Runs the work deferred so far; work deferred while it runs waits for the
+ * next pass (the wait is then zero), so nothing can spin here forever.
+ */
+void ior__core_loop_run_pending(ior_loop_t *loop)
+{
+    ior_transport_t *t = loop->pending_head;
+
+    loop->pending_head = loop->pending_tail = NULL;
+    while (t != NULL) {
+        ior_transport_t *next = t->pending_next;
+        unsigned what = t->pending;
+        t->pending_next = NULL;
+        t->pending = 0;
+        if (what & IOR__PEND_CLOSE) {
+            ior__core_run_close(t);
+        } else {
+            if (what & IOR__PEND_DELIVER)
+                ior__core_run_deliver(t);
+            if (what & IOR__PEND_DRAIN)
+                ior__core_drained(t);
+        }
+        t = next;
+    }
+}
+
+void ior__core_loop_ref(ior_loop_t *loop)
+{
+    loop->active++;
+}
+
+void ior__core_loop_unref(ior_loop_t *loop)
+{
+    loop->active--;
+}
+
+void ior__core_handle_add(ior_loop_t *loop, ior__handle_t *h)
+{
+    h->prev = NULL;
+    h->next = loop->handles;
+    if (loop->handles != NULL)
+        loop->handles->prev = h;
+    loop->handles = h;
+    loop->active++;
+}
+
+void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h)
+{
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        loop->handles = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    h->prev = h->next = NULL;
+    loop->active--;
+}
+
+int ior_loop_run(ior_loop_t *loop)
+{
+    if (loop == NULL)
+        return IOR_EINVAL;
+    if (loop->running)
+        return IOR_ESTATE;
+    loop->running = 1;
+    loop->stop = 0;
+    for (;;) {
+        ior__core_loop_update_time(loop);
+        ior__core_loop_run_timers(loop);
+        ior__core_loop_run_pending(loop);
+        if (loop->stop || !ior__core_loop_alive(loop))
+            break;
+        ior__os_loop_poll(loop, ior__core_loop_timeout(loop));
+        ior__core_loop_run_pending(loop);
+        if (loop->stop)
+            break;
+    }
+    loop->stop = 0;
+    loop->running = 0;
+    return 0;
+}
+
+void ior_loop_stop(ior_loop_t *loop)
+{
+    if (loop == NULL)
+        return;
+    ior__os_loop_lock(loop);
+    loop->async_stop = 1;
+    ior__os_loop_unlock(loop);
+    ior__os_loop_wakeup(loop);
+}
+
+int ior_loop_stop_on_interrupt(ior_loop_t *loop)
+{
+    if (loop == NULL)
+        return IOR_EINVAL;
+    return ior__os_stop_on_interrupt(loop);
+}
+
+int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user)
+{
+    struct ior__async *a;
+    int wake;
+
+    if (loop == NULL || cb == NULL)
+        return IOR_EINVAL;
+    a = ior__malloc(sizeof *a);
+    if (a == NULL)
+        return IOR_ENOMEM;
+    a->next = NULL;
+    a->cb = cb;
+    a->user = user;
+    ior__os_loop_lock(loop);
+    if (loop->async_tail != NULL)
+        loop->async_tail->next = a;
+    else
+        loop->async_head = a;
+    loop->async_tail = a;
+    /* One wake-up covers every call queued before the loop takes them. */
+    wake = !loop->async_signalled;
+    loop->async_signalled = 1;
+    ior__os_loop_unlock(loop);
+    if (wake)
+        ior__os_loop_wakeup(loop);
+    return 0;
+}
+
+void ior__core_loop_run_async(ior_loop_t *loop)
+{
+    struct ior__async *a;
+
+    ior__os_loop_lock(loop);
+    a = loop->async_head;
+    loop->async_head = loop->async_tail = NULL;
+    loop->async_signalled = 0;
+    if (loop->async_stop) {
+        loop->async_stop = 0;
+        loop->stop = 1;
+    }
+    ior__os_loop_unlock(loop);
+    while (a != NULL) {
+        struct ior__async *next = a->next;
+        ior_callback_t cb = a->cb;
+        void *user = a->user;
+        ior__free(a);
+        cb(loop, user);
+        a = next;
+    }
+}
+
+int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
+                   void *user, ior_timer_id *out)
+{
+    uint64_t deadline;
+
+    if (loop == NULL || cb == NULL)
+        return IOR_EINVAL;
+    deadline = loop->now + delay_ms;
+    if (deadline < loop->now)
+        deadline = UINT64_MAX; /* "never", without wrapping */
+    return ior__timers_add(&loop->timers, deadline, cb, user, out);
+}
+
+int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id)
+{
+    if (loop == NULL)
+        return IOR_EINVAL;
+    return ior__timers_cancel(&loop->timers, id);
+}
+
+/*
+ * Closes what is open, lets the OS hand back every buffer it holds, then
+ * frees. Transports see connection_lost(IOR_EABORTED); handles (listeners,
+ * connects) close themselves; timers are dropped without firing.
+ */
+int ior_loop_free(ior_loop_t *loop)
+{
+    ior_transport_t *t;
+    struct ior__async *a;
+
+    if (loop == NULL)
+        return IOR_EINVAL;
+    if (loop->running)
+        return IOR_ESTATE;
+    loop->running = 1;
+    for (;;) {
+        for (t = loop->transports; t != NULL; t = t->next)
+            ior_transport_abort_connection(t);
+        while (loop->handles != NULL)
+            loop->handles->close(loop->handles);
+        ior__timers_cleanup(&loop->timers);
+        ior__core_loop_run_pending(loop);
+        if (loop->pending_head == NULL && loop->transports == NULL &&
+            loop->handles == NULL && ior__os_loop_outstanding(loop) == 0)
+            break;
+        ior__os_loop_poll(loop, loop->pending_head != NULL ? 0 : -1);
+    }
+    /* Calls queued from other threads that never ran are dropped. */
+    ior__os_loop_lock(loop);
+    a = loop->async_head;
+    loop->async_head = loop->async_tail = NULL;
+    ior__os_loop_unlock(loop);
+    while (a != NULL) {
+        struct ior__async *next = a->next;
+        ior__free(a);
+        a = next;
+    }
+    ior__timers_cleanup(&loop->timers);
+    ior__os_loop_destroy(loop);
+    return 0;
+}

@@ -1,0 +1,321 @@
+/*
+ * The consumer core: write buffering and producer/consumer flow control,
+ * once for every backend (Twisted keeps it in _ConsumerMixin and
+ * abstract.FileDescriptor, and again, drifting, in iocpreactor's
+ * FileHandle). The rules are DESIGN.md's, cited by number.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void ior__core_transport_init(ior_transport_t *t, ior_loop_t *loop)
+{
+    memset(t, 0, sizeof *t);
+    t->loop = loop;
+    t->connected = 1;
+    t->buffer_size = 65536;
+    t->low_water = 0;
+    ior__wq_init(&t->q);
+    t->next = loop->transports;
+    if (loop->transports != NULL)
+        loop->transports->prev = t;
+    loop->transports = t;
+    loop->active++;
+}
+
+static int is_gone(const ior_transport_t *t)
+{
+    return t->disconnected || t->closing;
+}
+
+/* Rule 1 refusals; 0 when the write may proceed. */
+static int write_refused(const ior_transport_t *t, size_t len)
+{
+    if (!t->connected || is_gone(t))
+        return IOR_ENOTCONN;
+    if (t->write_disconnecting || t->write_disconnected)
+        return IOR_ESHUTDOWN;
+    if (t->max_buffer != 0 &&
+        (len > t->max_buffer || t->q.bytes > t->max_buffer - len))
+        return IOR_ENOBUFS;
+    if (len > (size_t)-1 - t->q.bytes)
+        return IOR_ERANGE;
+    return 0;
+}
+
+/*
+ * After bytes were queued: ask the backend to write (when the queue was
+ * empty; otherwise it already knows), then pause a streaming producer on
+ * the transition over the high-water mark. Twisted differs: it calls
+ * pauseProducing again on every write while over the mark.
+ */
+static void after_queue(ior_transport_t *t, size_t before)
+{
+    if (before == 0)
+        ior__os_start_writing(t);
+    if (t->producer != NULL && t->streaming && !t->producer_paused &&
+        t->q.bytes > t->buffer_size && !is_gone(t)) {
+        t->producer_paused = 1;
+        t->producer->pause_producing(t->producer_user);
+    }
+}
+
+int ior_transport_write(ior_transport_t *t, const void *data, size_t len)
+{
+    ior_buf_t b;
+    size_t before;
+    int rc;
+
+    if (t == NULL || (data == NULL && len > 0))
+        return IOR_EINVAL;
+    if ((rc = write_refused(t, len)) != 0)
+        return rc;
+    if (len == 0)
+        return 0;
+    b.base = data;
+    b.len = len;
+    before = t->q.bytes;
+    if ((rc = ior__wq_push_copy(&t->q, &b, 1, len)) != 0)
+        return rc;
+    after_queue(t, before);
+    return 0;
+}
+
+int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
+                            ior_release_cb release, void *ctx)
+{
+    size_t before;
+    int rc;
+
+    if (t == NULL || (data == NULL && len > 0))
+        return IOR_EINVAL;
+    if ((rc = write_refused(t, len)) != 0)
+        return rc;
+    if (len == 0)
+        return 0; /* nothing queued, so the release is not taken */
+    before = t->q.bytes;
+    if ((rc = ior__wq_push_ref(&t->q, data, len, release, ctx)) != 0)
+        return rc;
+    after_queue(t, before);
+    return 0;
+}
+
+int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
+                                 size_t n)
+{
+    size_t i, total = 0, before;
+    int rc;
+
+    if (t == NULL || (bufs == NULL && n > 0))
+        return IOR_EINVAL;
+    for (i = 0; i < n; i++) {
+        if (bufs[i].base == NULL && bufs[i].len > 0)
+            return IOR_EINVAL;
+        if (bufs[i].len > (size_t)-1 - total)
+            return IOR_ERANGE;
+        total += bufs[i].len;
+    }
+    if ((rc = write_refused(t, total)) != 0)
+        return rc;
+    if (total == 0)
+        return 0;
+    before = t->q.bytes;
+    if ((rc = ior__wq_push_copy(&t->q, bufs, n, total)) != 0)
+        return rc;
+    after_queue(t, before);
+    return 0;
+}
+
+/* Rule 4. */
+int ior_transport_register_producer(ior_transport_t *t,
+                                    const ior_producer_ops_t *ops, void *user,
+                                    int streaming)
+{
+    if (t == NULL || ops == NULL || ops->resume_producing == NULL ||
+        ops->stop_producing == NULL ||
+        (streaming && ops->pause_producing == NULL))
+        return IOR_EINVAL;
+    if (t->producer != NULL)
+        return IOR_EBUSY;
+    if (is_gone(t) || !t->connected) {
+        ops->stop_producing(user);
+        return 0;
+    }
+    t->producer = ops;
+    t->producer_user = user;
+    t->streaming = streaming ? 1 : 0;
+    t->producer_paused = 0;
+    if (!streaming)
+        ops->resume_producing(user);
+    return 0;
+}
+
+/*
+ * Rule 5. Twisted differs: it leaves producerPaused set, so the next
+ * producer can be resumed without ever having been paused.
+ */
+int ior_transport_unregister_producer(ior_transport_t *t)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (t->producer == NULL)
+        return IOR_ENOENT;
+    t->producer = NULL;
+    t->producer_user = NULL;
+    t->producer_paused = 0;
+    t->streaming = 0;
+    if (t->connected && t->disconnecting && !is_gone(t))
+        ior__os_start_writing(t);
+    return 0;
+}
+
+/* Rule 6. */
+int ior_transport_lose_connection(ior_transport_t *t)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (is_gone(t))
+        return IOR_ENOTCONN;
+    if (t->disconnecting)
+        return 0;
+    if (t->write_disconnected) {
+        ior__core_close(t, IOR_EDONE, 0);
+        return 0;
+    }
+    t->disconnecting = 1;
+    ior__core_drop_held(t);
+    if (!t->reading_paused)
+        ior__os_stop_reading(t);
+    ior__os_start_writing(t);
+    return 0;
+}
+
+/* Rule 7. */
+int ior_transport_lose_write_connection(ior_transport_t *t)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (is_gone(t))
+        return IOR_ENOTCONN;
+    if (t->write_disconnecting || t->write_disconnected || t->disconnecting)
+        return 0;
+    t->write_disconnecting = 1;
+    ior__os_start_writing(t);
+    return 0;
+}
+
+/* Rule 8: the queue is discarded when the deferred close runs. */
+int ior_transport_abort_connection(ior_transport_t *t)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (t->disconnected || t->aborting)
+        return 0;
+    t->aborting = 1;
+    if (!t->closing) {
+        ior__core_drop_held(t);
+        if (!t->reading_paused && !t->disconnecting)
+            ior__os_stop_reading(t);
+        ior__core_close(t, IOR_EABORTED, 0);
+    }
+    return 0;
+}
+
+int ior_transport_stop_consuming(ior_transport_t *t)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    (void)ior_transport_unregister_producer(t);
+    return ior_transport_lose_connection(t);
+}
+
+int ior_transport_set_protocol(ior_transport_t *t,
+                               const ior_protocol_ops_t *ops, void *user)
+{
+    if (t == NULL || ops == NULL)
+        return IOR_EINVAL;
+    if (is_gone(t))
+        return IOR_ENOTCONN;
+    t->proto = ops;
+    t->proto_user = user;
+    return 0;
+}
+
+void *ior_transport_user(const ior_transport_t *t)
+{
+    return t != NULL ? t->proto_user : NULL;
+}
+
+ior_loop_t *ior_transport_loop(const ior_transport_t *t)
+{
+    return t != NULL ? t->loop : NULL;
+}
+
+int ior_transport_set_buffer_size(ior_transport_t *t, size_t high_water)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (high_water < t->low_water ||
+        (t->max_buffer != 0 && high_water > t->max_buffer))
+        return IOR_ERANGE;
+    t->buffer_size = high_water;
+    return 0;
+}
+
+int ior_transport_set_low_water(ior_transport_t *t, size_t low_water)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (low_water > t->buffer_size)
+        return IOR_ERANGE;
+    t->low_water = low_water;
+    return 0;
+}
+
+int ior_transport_set_max_buffer(ior_transport_t *t, size_t max_buffer)
+{
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (max_buffer != 0 && max_buffer < t->buffer_size)
+        return IOR_ERANGE;
+    t->max_buffer = max_buffer;
+    return 0;
+}
+
+size_t ior_transport_buffer_size(const ior_transport_t *t)
+{
+    return t != NULL ? t->buffer_size : 0;
+}
+
+size_t ior_transport_low_water(const ior_transport_t *t)
+{
+    return t != NULL ? t->low_water : 0;
+}
+
+size_t ior_transport_buffered(const ior_transport_t *t)
+{
+    return t != NULL ? t->q.bytes : 0;
+}
+
+unsigned ior_transport_state(const ior_transport_t *t)
+{
+    unsigned s = 0;
+    if (t == NULL)
+        return 0;
+    s |= t->connected ? IOR_TS_CONNECTED : 0;
+    s |= t->disconnecting ? IOR_TS_DISCONNECTING : 0;
+    s |= t->disconnected ? IOR_TS_DISCONNECTED : 0;
+    s |= t->write_disconnecting ? IOR_TS_WRITE_DISCONNECTING : 0;
+    s |= t->write_disconnected ? IOR_TS_WRITE_DISCONNECTED : 0;
+    s |= t->read_disconnected ? IOR_TS_READ_DISCONNECTED : 0;
+    s |= t->producer != NULL ? IOR_TS_PRODUCER : 0;
+    s |= t->producer_paused ? IOR_TS_PRODUCER_PAUSED : 0;
+    s |= t->streaming ? IOR_TS_STREAMING : 0;
+    s |= t->reading_paused ? IOR_TS_READING_PAUSED : 0;
+    return s;
+}
+
+int ior_transport_os_error(const ior_transport_t *t)
+{
+    return t != NULL ? t->os_error : 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * The write-buffer queue: a list of chunks, each either a copy (data inline,
+ * with spare room so small writes coalesce) or borrowed caller memory with a
+ * release callback. Chunks handed to the OS (the send in flight) stay put
+ * until the OS gives them back, even when the queue is thrown away.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Small writes share a chunk of this size (header included). */
+#define IOR__CHUNK_MIN 4096
+
+void ior__wq_init(ior__wqueue_t *q)
+{
+    memset(q, 0, sizeof *q);
+}
+
+static char *chunk_data(struct ior__chunk *c)
+{
+    return (char *)(c + 1);
+}
+
+static void append_chunk(ior__wqueue_t *q, struct ior__chunk *c)
+{
+    c->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+}
+
+static void append_done(ior__wqueue_t *q, struct ior__chunk *c)
+{
+    c->next = NULL;
+    if (q->done_tail != NULL)
+        q->done_tail->next = c;
+    else
+        q->done_head = c;
+    q->done_tail = c;
+}
+
+static void copy_bufs(char *dst, const ior_buf_t *bufs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (bufs[i].len > 0) {
+            memcpy(dst, bufs[i].base, bufs[i].len);
+            dst += bufs[i].len;
+        }
+    }
+}
+
+int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,
+                      size_t total)
+{
+    struct ior__chunk *c = q->tail;
+    size_t cap;
+
+    /* Appending past the bytes of a chunk in flight does not move them. */
+    if (c != NULL && c->cap > 0 && c->cap - c->len >= total) {
+        copy_bufs(chunk_data(c) + c->len, bufs, n);
+        c->len += total;
+        q->bytes += total;
+        return 0;
+    }
+    cap = total;
+    if (cap < IOR__CHUNK_MIN - sizeof *c)
+        cap = IOR__CHUNK_MIN - sizeof *c;
+    if (cap > (size_t)-1 - sizeof *c)
+        return IOR_ENOMEM;
+    c = ior__malloc(sizeof *c + cap);
+    if (c == NULL)
+        return IOR_ENOMEM;
+    c->base = chunk_data(c);
+    c->len = total;
+    c->cap = cap;
+    c->release = NULL;
+    c->ctx = NULL;
+    copy_bufs(chunk_data(c), bufs, n);
+    append_chunk(q, c);
+    q->bytes += total;
+    return 0;
+}
+
+int ior__wq_push_ref(ior__wqueue_t *q, const void *data, size_t len,
+                     ior_release_cb release, void *ctx)
+{
+    struct ior__chunk *c = ior__malloc(sizeof *c);
+    if (c == NULL)
+        return IOR_ENOMEM;
+    c->base = data;
+    c->len = len;
+    c->cap = 0;
+    c->release = release;
+    c->ctx = ctx;
+    append_chunk(q, c);
+    q->bytes += len;
+    return 0;
+}
+
+size_t ior__wq_peek(ior__wqueue_t *q, ior_buf_t *bufs, size_t max_bufs,
+                    size_t max_len)
+{
+    struct ior__chunk *c;
+    size_t n = 0, total = 0, off = q->head_off;
+
+    for (c = q->head; c != NULL && n < max_bufs; c = c->next) {
+        while (off < c->len && n < max_bufs) {
+            size_t len = c->len - off;
+            if (len > max_len)
+                len = max_len; /* e.g. WSABUF lengths are 32-bit */
+            bufs[n].base = c->base + off;
+            bufs[n].len = len;
+            n++;
+            total += len;
+            off += len;
+        }
+        off = 0;
+    }
+    q->inflight = total;
+    return n;
+}
+
+/* Removes the head chunk; a borrowed one waits on the done list. */
+static void pop_head(ior__wqueue_t *q)
+{
+    struct ior__chunk *c = q->head;
+    q->head = c->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    q->head_off = 0;
+    if (c->cap > 0 || c->release == NULL)
+        ior__free(c);
+    else
+        append_done(q, c);
+}
+
+void ior__wq_consume(ior__wqueue_t *q, size_t n)
+{
+    q->inflight = 0;
+    if (n > q->bytes)
+        n = q->bytes; /* a backend bug must not corrupt the list */
+    q->bytes -= n;
+    while (n > 0) {
+        struct ior__chunk *c = q->head;
+        size_t left = c->len - q->head_off;
+        if (n < left) {
+            q->head_off += n;
+            break;
+        }
+        n -= left;
+        pop_head(q);
+    }
+    if (q->discarded) {
+        while (q->head != NULL)
+            pop_head(q);
+        q->bytes = 0;
+        q->discarded = 0;
+    }
+}
+
+void ior__wq_discard(ior__wqueue_t *q)
+{
+    struct ior__chunk *keep_end = NULL, *c, *next;
+    size_t pinned = q->inflight, off = q->head_off;
+
+    /* Find the last chunk that holds bytes of the send in flight. */
+    for (c = q->head; c != NULL && pinned > 0; c = c->next) {
+        size_t avail = c->len - off;
+        keep_end = c;
+        pinned = pinned > avail ? pinned - avail : 0;
+        off = 0;
+    }
+    c = keep_end != NULL ? keep_end->next : q->head;
+    if (keep_end != NULL) {
+        keep_end->next = NULL;
+        q->tail = keep_end;
+        q->bytes = q->inflight;
+        q->discarded = 1;
+    } else {
+        q->head = q->tail = NULL;
+        q->head_off = 0;
+        q->bytes = 0;
+    }
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->cap > 0 || c->release == NULL)
+            ior__free(c);
+        else
+            append_done(q, c);
+    }
+}
+
+void ior__wq_release_done(ior__wqueue_t *q)
+{
+    while (q->done_head != NULL) {
+        struct ior__chunk *c = q->done_head;
+        q->done_head = c->next;
+        if (q->done_head == NULL)
+            q->done_tail = NULL;
+        c->release(c->ctx, c->base, c->len);
+        ior__free(c);
+    }
+}

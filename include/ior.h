@@ -1,0 +1,488 @@
+/*
+ * ior: an event loop for native network tools.
+ *
+ * One header, C standard headers only. Every fallible function returns 0 or
+ * a negative IOR_E* code and never aborts; results come back through
+ * out-pointers. Objects (loop, transport, listener) are opaque and owned by
+ * the library.
+ *
+ * Threading: one thread runs a loop and makes every call on its objects.
+ * The exceptions are ior_loop_stop() and ior_loop_call_from_thread(), which
+ * any thread may call while the loop exists.
+ *
+ * Callbacks: a call that returns an error has queued nothing and will call
+ * nothing. A completion (connect done, a write_ref release, connection_lost)
+ * is never delivered from inside the call that started it. The documented
+ * exception is flow control: ior_transport_write() may call the registered
+ * producer's pause_producing before it returns, as Twisted does.
+ */
+#ifndef IOR_H
+#define IOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One table: the code, its fixed value (identical on every OS) and its
+ * message. IOR_EDONE and IOR_EABORTED are reasons handed to
+ * connection_lost rather than failures of a call.
+ */
+#define IOR_ERRNO_MAP(XX)                                                    \
+    XX(EINVAL, -1, "invalid argument")                                       \
+    XX(ENOMEM, -2, "out of memory")                                          \
+    XX(ENOTCONN, -3, "transport is not connected")                           \
+    XX(ESHUTDOWN, -4, "write side of the transport is closed")               \
+    XX(EBUSY, -5, "already registered or in use")                            \
+    XX(EDONE, -6, "connection closed cleanly")                               \
+    XX(EABORTED, -7, "connection aborted locally")                           \
+    XX(ECONNLOST, -8, "connection lost")                                     \
+    XX(ECONNRESET, -9, "connection reset by peer")                           \
+    XX(ECONNREFUSED, -10, "connection refused")                              \
+    XX(ETIMEDOUT, -11, "operation timed out")                                \
+    XX(ENETUNREACH, -12, "network is unreachable")                           \
+    XX(EHOSTUNREACH, -13, "host is unreachable")                             \
+    XX(EADDRINUSE, -14, "address already in use")                            \
+    XX(EADDRNOTAVAIL, -15, "address not available")                          \
+    XX(EAFNOSUPPORT, -16, "address family not supported")                    \
+    XX(EMFILE, -17, "too many open files or sockets")                        \
+    XX(ENOBUFS, -18, "no buffer space available")                            \
+    XX(ECANCELED, -19, "operation canceled")                                 \
+    XX(EPIPE, -20, "broken pipe")                                            \
+    XX(EIO, -21, "input/output error")                                       \
+    XX(ENOTSUP, -22, "operation not supported")                              \
+    XX(ERANGE, -23, "value out of range")                                    \
+    XX(ESTATE, -24, "not allowed in this state or callback")                 \
+    XX(ENOENT, -25, "no such entry")                                         \
+    XX(EACCES, -26, "permission denied")                                     \
+    XX(EMSGSIZE, -27, "message too long")                                    \
+    XX(ECONNABORTED, -28, "connection aborted")                              \
+    XX(EBADF, -29, "bad, closed or foreign handle")                          \
+    XX(EAGAIN, -30, "resource temporarily unavailable")                      \
+    XX(ENAME, -31, "name could not be resolved")
+
+typedef enum ior_errno {
+#define IOR__ERR_ENUM(name, value, msg) IOR_##name = (value),
+    IOR_ERRNO_MAP(IOR__ERR_ENUM)
+#undef IOR__ERR_ENUM
+    IOR_E__LAST = -32
+} ior_errno_t;
+
+/* The message for an IOR_E* code; "unknown error" for anything else. */
+const char *ior_strerror(int err);
+
+/* The name ("EINVAL", ...) for an IOR_E* code; "UNKNOWN" for anything else. */
+const char *ior_err_name(int err);
+
+/*
+ * The operating system's own message for an OS error code (errno on POSIX,
+ * a Winsock or Win32 error code on Windows), written into buf (always
+ * terminated when len > 0). Returns buf.
+ */
+const char *ior_os_strerror(int os_error, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Allocator                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every allocation of the library goes through one allocator. Any function
+ * may return NULL; the library then fails the call with IOR_ENOMEM and
+ * changes nothing. Set it before creating a loop; NULL restores malloc. The
+ * functions may be called from any thread that calls
+ * ior_loop_call_from_thread().
+ */
+typedef struct ior_allocator {
+    void *(*malloc_fn)(void *ctx, size_t size);
+    void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
+    void (*free_fn)(void *ctx, void *ptr);
+    void *ctx;
+} ior_allocator_t;
+
+/* Returns IOR_EINVAL if any function is missing. */
+int ior_set_allocator(const ior_allocator_t *allocator);
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                           */
+/* ------------------------------------------------------------------ */
+
+#define IOR_AF_INET 4
+#define IOR_AF_INET6 6
+
+/* An IPv4 or IPv6 address and port, the same layout on every OS. */
+typedef struct ior_addr {
+    uint16_t family;   /* IOR_AF_INET or IOR_AF_INET6; 0 when unset */
+    uint16_t port;     /* host byte order */
+    uint32_t scope_id; /* IPv6 scope (interface index), else 0 */
+    uint8_t bytes[16]; /* network order; IPv4 uses the first 4 */
+} ior_addr_t;
+
+/* The longest text ior_addr_format writes, terminator included. */
+#define IOR_ADDR_STRLEN 64
+
+/*
+ * Parses a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "fe80::1%3")
+ * address; no name lookup. IOR_EINVAL if it is not one.
+ */
+int ior_addr_parse(ior_addr_t *out, const char *ip, uint16_t port);
+
+/*
+ * Writes "1.2.3.4:80" or "[::1]:80". IOR_ERANGE if len is too small,
+ * IOR_EINVAL for an unset address.
+ */
+int ior_addr_format(const ior_addr_t *addr, char *buf, size_t len);
+
+/* Writes the address alone ("1.2.3.4", "::1"). Same errors. */
+int ior_addr_format_ip(const ior_addr_t *addr, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Loop                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior_loop ior_loop_t;
+typedef struct ior_transport ior_transport_t;
+typedef struct ior_listener ior_listener_t;
+
+typedef struct ior_loop_options {
+    /*
+     * POSIX: "epoll" or "poll"; NULL takes the environment variable
+     * IOR_BACKEND, then the platform default (epoll on Linux). Windows:
+     * NULL or "iocp". An unknown name fails with IOR_ENOTSUP.
+     */
+    const char *backend;
+    /*
+     * Most completions or ready handles dispatched per iteration before
+     * timers and wake-ups get their turn; 0 means the default (256).
+     */
+    unsigned max_events_per_iteration;
+} ior_loop_options_t;
+
+/* Creates a loop. opts may be NULL. */
+int ior_loop_new(ior_loop_t **out, const ior_loop_options_t *opts);
+
+/* "epoll", "poll" or "iocp". */
+const char *ior_loop_backend(const ior_loop_t *loop);
+
+/*
+ * Runs until ior_loop_stop() or until nothing is left to do (no transport,
+ * listener, timer, pending connect or deferred work). Returns 0, or
+ * IOR_ESTATE if called from inside a callback of this loop.
+ */
+int ior_loop_run(ior_loop_t *loop);
+
+/*
+ * Makes ior_loop_run() return after the current iteration. Safe from any
+ * thread and from a signal or console handler context of this library.
+ */
+void ior_loop_stop(ior_loop_t *loop);
+
+/*
+ * Closes everything still open (transports get connection_lost with
+ * IOR_EABORTED, listeners close, timers are dropped without firing), waits
+ * for every outstanding OS operation to finish, and frees the loop.
+ * IOR_ESTATE if called while the loop runs.
+ */
+int ior_loop_free(ior_loop_t *loop);
+
+/* The loop's cached monotonic time in milliseconds, updated each iteration. */
+uint64_t ior_loop_now(const ior_loop_t *loop);
+
+/*
+ * SIGINT and SIGTERM (POSIX), Ctrl-C, Ctrl-Break and console close
+ * (Windows) stop this loop promptly. One loop per process at a time.
+ */
+int ior_loop_stop_on_interrupt(ior_loop_t *loop);
+
+typedef void (*ior_callback_t)(ior_loop_t *loop, void *user);
+
+/*
+ * Runs cb(loop, user) on the loop's thread, soon. Safe from any thread.
+ * Calls are delivered in the order made by each thread. IOR_ENOMEM.
+ */
+int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user);
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A timer handle; 0 is never a valid one. Stale handles are detected. */
+typedef uint64_t ior_timer_id;
+
+/*
+ * Calls cb(loop, user) once, delay_ms from now. Timers with the same
+ * deadline fire in the order they were scheduled. A timer scheduled from a
+ * timer callback never fires in the same pass, even with delay 0. out may be
+ * NULL. IOR_EINVAL (loop or cb NULL), IOR_ENOMEM.
+ */
+int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
+                   void *user, ior_timer_id *out);
+
+/*
+ * Cancels a timer that has not fired. IOR_ENOENT if it already fired or was
+ * cancelled (the handle is then stale; nothing happens).
+ */
+int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id);
+
+/* ------------------------------------------------------------------ */
+/* Producers and protocols                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A producer: something that writes into a consumer (a transport) and can
+ * be told to slow down. Streaming (push) producers get pause/resume;
+ * pull producers get resume_producing each time the consumer wants more
+ * and must write only from inside it. pause_producing may be NULL for a
+ * pull producer.
+ */
+typedef struct ior_producer_ops {
+    void (*pause_producing)(void *user);
+    void (*resume_producing)(void *user);
+    void (*stop_producing)(void *user);
+} ior_producer_ops_t;
+
+/*
+ * The transport's own producer interface: register a transport as the
+ * producer of another (or of itself, as an echo server does) with
+ * user = the transport. Calls ior_transport_pause_producing() and friends.
+ */
+extern const ior_producer_ops_t ior_transport_producer_ops;
+
+/*
+ * What a transport tells its protocol. Every member may be NULL except
+ * connection_lost... which may be NULL too. read_connection_lost != NULL
+ * marks the protocol half-close aware (DESIGN rule 11).
+ */
+typedef struct ior_protocol_ops {
+    /* Bytes in order, never zero of them. data is valid during the call. */
+    void (*data_received)(ior_transport_t *t, void *user, const void *data,
+                          size_t len);
+    /* The peer closed its write side; we may still write. */
+    void (*read_connection_lost)(ior_transport_t *t, void *user);
+    /* Our half-close finished: the queue drained and the send side shut. */
+    void (*write_connection_lost)(ior_transport_t *t, void *user);
+    /*
+     * Exactly once. reason: IOR_EDONE (closed cleanly), IOR_EABORTED
+     * (ior_transport_abort_connection) or the error that closed it; the OS
+     * error, if any, is ior_transport_os_error(). After it returns the
+     * transport is freed: do not touch it again.
+     */
+    void (*connection_lost)(ior_transport_t *t, void *user, int reason);
+} ior_protocol_ops_t;
+
+/* ------------------------------------------------------------------ */
+/* Transport: the consumer core                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior_buf {
+    const void *base;
+    size_t len;
+} ior_buf_t;
+
+/*
+ * Release callback of a zero-copy write: called exactly once, when the
+ * bytes are sent or discarded, never from inside the write call.
+ */
+typedef void (*ior_release_cb)(void *ctx, const void *base, size_t len);
+
+/*
+ * Sets the protocol and its user pointer. Call it from the accept or
+ * connect callback; reading starts once that callback returns. May be called
+ * again later to switch protocols. IOR_EINVAL (NULL t or ops), IOR_ENOTCONN.
+ */
+int ior_transport_set_protocol(ior_transport_t *t,
+                               const ior_protocol_ops_t *ops, void *user);
+
+void *ior_transport_user(const ior_transport_t *t);
+ior_loop_t *ior_transport_loop(const ior_transport_t *t);
+
+/*
+ * Queues a copy of data (DESIGN rule 1). len 0 does nothing and returns 0.
+ * IOR_EINVAL (NULL t, or NULL data with len > 0), IOR_ENOTCONN (not
+ * connected, closing by abort, or lost), IOR_ESHUTDOWN (write side closed
+ * or closing), IOR_ENOBUFS (beyond max_buffer), IOR_ENOMEM. On error
+ * nothing is queued. May call the producer's pause_producing.
+ */
+int ior_transport_write(ior_transport_t *t, const void *data, size_t len);
+
+/*
+ * Queues data without copying; release(ctx, data, len) runs exactly once
+ * when the bytes have been sent or discarded. On error the release callback
+ * is not taken (the caller still owns data). Errors as ior_transport_write.
+ */
+int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
+                            ior_release_cb release, void *ctx);
+
+/*
+ * As n copying writes, checked and allocated once: all of it is queued or
+ * none. IOR_EINVAL also for NULL bufs with n > 0 or a NULL base with len > 0.
+ */
+int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
+                                 size_t n);
+
+/*
+ * Registers a producer (DESIGN rule 4). IOR_EINVAL (NULL t or ops, or a
+ * streaming producer without pause_producing), IOR_EBUSY (one is
+ * registered: nothing changes). On a disconnected transport the producer's
+ * stop_producing runs at once and 0 is returned. A pull producer gets
+ * resume_producing at once.
+ *
+ * A registered pull producer keeps a lose_connection() waiting until it is
+ * unregistered, as in Twisted.
+ */
+int ior_transport_register_producer(ior_transport_t *t,
+                                    const ior_producer_ops_t *ops, void *user,
+                                    int streaming);
+
+/* DESIGN rule 5. IOR_EINVAL (NULL), IOR_ENOENT (none registered). */
+int ior_transport_unregister_producer(ior_transport_t *t);
+
+/*
+ * Closes after the queue drains and no producer is left to resume
+ * (DESIGN rule 6); connection_lost(IOR_EDONE) follows from the loop.
+ * IOR_EINVAL, IOR_ENOTCONN (already lost). Repeated calls return 0.
+ */
+int ior_transport_lose_connection(ior_transport_t *t);
+
+/* Half-close after the queue drains (DESIGN rule 7). Errors as above. */
+int ior_transport_lose_write_connection(ior_transport_t *t);
+
+/*
+ * Discards the queue (release callbacks run, from the loop for bytes the OS
+ * still holds), resets the connection and reports connection_lost with
+ * IOR_EABORTED from the loop. Safe at any point, repeatedly: 0 each time
+ * unless t is NULL (IOR_EINVAL). No data_received after it.
+ */
+int ior_transport_abort_connection(ior_transport_t *t);
+
+/* unregister_producer, then lose_connection. */
+int ior_transport_stop_consuming(ior_transport_t *t);
+
+/*
+ * The transport as a producer (DESIGN rule 10): pause stops reading at
+ * once (no data_received after it returns); resume restarts it, delivering
+ * bytes read but not yet delivered first, from the loop; stop is
+ * lose_connection. IOR_EINVAL for NULL; IOR_ENOTCONN once lost.
+ */
+int ior_transport_pause_producing(ior_transport_t *t);
+int ior_transport_resume_producing(ior_transport_t *t);
+int ior_transport_stop_producing(ior_transport_t *t);
+
+/*
+ * High-water mark (default 65536) and low-water mark (default 0). The low
+ * mark must not exceed the high one: IOR_ERANGE. max_buffer (default 0:
+ * no limit) refuses, with IOR_ENOBUFS, a write that would take the queue
+ * beyond it; it must be 0 or at least buffer_size.
+ */
+int ior_transport_set_buffer_size(ior_transport_t *t, size_t high_water);
+int ior_transport_set_low_water(ior_transport_t *t, size_t low_water);
+int ior_transport_set_max_buffer(ior_transport_t *t, size_t max_buffer);
+size_t ior_transport_buffer_size(const ior_transport_t *t);
+size_t ior_transport_low_water(const ior_transport_t *t);
+
+/* Bytes queued and not yet reported written by the OS. 0 for NULL. */
+size_t ior_transport_buffered(const ior_transport_t *t);
+
+/* Transport state flags, for tools and tests. */
+#define IOR_TS_CONNECTED 0x01
+#define IOR_TS_DISCONNECTING 0x02
+#define IOR_TS_DISCONNECTED 0x04
+#define IOR_TS_WRITE_DISCONNECTING 0x08
+#define IOR_TS_WRITE_DISCONNECTED 0x10
+#define IOR_TS_READ_DISCONNECTED 0x20
+#define IOR_TS_PRODUCER 0x40
+#define IOR_TS_PRODUCER_PAUSED 0x80
+#define IOR_TS_STREAMING 0x100
+#define IOR_TS_READING_PAUSED 0x200
+unsigned ior_transport_state(const ior_transport_t *t);
+
+/*
+ * The OS error (errno, WSAGetLastError or GetLastError value) behind the
+ * last error on this transport, or 0.
+ */
+int ior_transport_os_error(const ior_transport_t *t);
+
+/* ------------------------------------------------------------------ */
+/* TCP                                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior_listener_ops {
+    /*
+     * A new connection. Call ior_transport_set_protocol(t, ...) here; a
+     * transport left without a protocol is closed when this returns.
+     */
+    void (*connection_accepted)(ior_listener_t *l, void *user,
+                                ior_transport_t *t);
+    /*
+     * Optional: a non-fatal accept error (IOR_EMFILE, IOR_ENOBUFS, ...).
+     * The listener keeps listening and retries by itself.
+     */
+    void (*accept_error)(ior_listener_t *l, void *user, int err);
+} ior_listener_ops_t;
+
+typedef struct ior_listen_options {
+    int backlog;    /* 0: the default (511) */
+    int ipv6_only;  /* for an IPv6 address: 1 refuses IPv4; 0 dual-stack */
+} ior_listen_options_t;
+
+/*
+ * Listens on addr (port 0 picks a free port). opts may be NULL. IOR_EINVAL,
+ * IOR_EADDRINUSE, IOR_EADDRNOTAVAIL, IOR_EAFNOSUPPORT, IOR_EACCES,
+ * IOR_EMFILE, IOR_ENOMEM.
+ */
+int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
+                   const ior_listen_options_t *opts,
+                   const ior_listener_ops_t *ops, void *user,
+                   ior_listener_t **out);
+
+/* The address the listener is bound to, with the real port. */
+int ior_listener_address(const ior_listener_t *l, ior_addr_t *out);
+
+/* Stops listening and frees l; no callback after it returns. */
+void ior_listener_close(ior_listener_t *l);
+
+/*
+ * Connect result: on success t is connected and status is 0 (call
+ * ior_transport_set_protocol here); otherwise t is NULL and status is
+ * IOR_ECONNREFUSED, IOR_ENETUNREACH, IOR_EHOSTUNREACH, IOR_ETIMEDOUT,
+ * IOR_ECANCELED (loop freed) or another code.
+ */
+typedef void (*ior_connect_cb)(ior_loop_t *loop, void *user,
+                               ior_transport_t *t, int status);
+
+typedef struct ior_connect_options {
+    uint64_t timeout_ms;     /* 0: no timeout beyond the OS's own */
+    const ior_addr_t *bind;  /* local address, or NULL */
+} ior_connect_options_t;
+
+/*
+ * Starts a connection; cb runs later from the loop, exactly once, never
+ * from inside this call. opts may be NULL. IOR_EINVAL, IOR_EAFNOSUPPORT,
+ * IOR_EMFILE, IOR_ENOMEM (then cb never runs).
+ */
+int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                    const ior_connect_options_t *opts, ior_connect_cb cb,
+                    void *user);
+
+/* The local and remote addresses of a connected TCP transport. */
+int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out);
+int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out);
+
+/* TCP_NODELAY on or off. IOR_ENOTSUP on a transport that is not TCP. */
+int ior_transport_set_nodelay(ior_transport_t *t, int on);
+
+/* SO_KEEPALIVE with the given idle time in seconds (0: OS default). */
+int ior_transport_set_keepalive(ior_transport_t *t, int on,
+                                unsigned idle_seconds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOR_H */
