@@ -146,9 +146,10 @@ int ior_addr_parse(ior_addr_t *out, const char *ip, uint16_t port)
         if (*p == '\0')
             return IOR_EINVAL;
         for (; *p; p++) {
-            if (*p < '0' || *p > '9' || scope > 429496728u)
+            uint32_t d = (uint32_t)(*p - '0');
+            if (*p < '0' || *p > '9' || scope > (UINT32_MAX - d) / 10)
                 return IOR_EINVAL; /* numeric scopes only: no name lookup */
-            scope = scope * 10 + (uint32_t)(*p - '0');
+            scope = scope * 10 + d;
         }
         a.scope_id = scope;
         len = (size_t)(pct - ip);

@@ -8,8 +8,10 @@
 size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
                             size_t max_bufs, size_t max_len)
 {
-    if (t->q.inflight != 0 || max_bufs == 0 || max_len == 0)
-        return 0; /* one send at a time */
+    /* One send at a time, and nothing more once a close is decided. */
+    if (t->q.inflight != 0 || max_bufs == 0 || max_len == 0 || t->closing ||
+        t->aborting || t->disconnected)
+        return 0;
     return ior__wq_peek(&t->q, bufs, max_bufs, max_len);
 }
 
@@ -157,6 +159,7 @@ void ior__core_run_close(ior_transport_t *t)
         ior__os_close(t, t->aborting);
         ior__wq_discard(&t->q);
     }
+    ior__wq_release_done(&t->q);
     if (t->q.inflight != 0)
         return; /* ior__core_send_end brings us back */
     ior__wq_release_done(&t->q);

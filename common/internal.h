@@ -193,7 +193,7 @@ void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h);
 #define IOR__PEND_DRAIN 0x1   /* run ior__core_drained */
 #define IOR__PEND_DELIVER 0x2 /* deliver held read data / EOF */
 #define IOR__PEND_CLOSE 0x4   /* deliver connection_lost */
-#define IOR__PEND_BEGIN 0x8   /* connect/accept done: check the protocol */
+#define IOR__PEND_BEGIN 0x8   /* run ior__core_transport_begin (pipes) */
 
 /* Read data held while paused, delivered in order on resume. */
 typedef struct ior__rbuf {
@@ -248,6 +248,14 @@ struct ior_transport {
  * and, after it returns, ior__core_transport_begin().
  */
 void ior__core_transport_init(ior_transport_t *t, ior_loop_t *loop);
+
+/*
+ * A transport that uses one direction only (pipes, stdio): the unused one
+ * counts as closed from the start, without callbacks. Call right after
+ * ior__core_transport_init.
+ */
+void ior__core_transport_set_direction(ior_transport_t *t, int readable,
+                                       int writable);
 
 /*
  * The accept/connect callback has returned: without a protocol the

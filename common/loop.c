@@ -114,6 +114,8 @@ void ior__core_loop_run_pending(ior_loop_t *loop)
         if (what & IOR__PEND_CLOSE) {
             ior__core_run_close(t);
         } else {
+            if (what & IOR__PEND_BEGIN)
+                ior__core_transport_begin(t);
             if (what & IOR__PEND_DELIVER)
                 ior__core_run_deliver(t);
             if (what & IOR__PEND_DRAIN)

@@ -55,6 +55,13 @@ int ior__core_wants_read(const ior_transport_t *t)
            t->held.len == 0 && !t->eof_held;
 }
 
+void ior__core_transport_set_direction(ior_transport_t *t, int readable,
+                                       int writable)
+{
+    t->read_disconnected = readable ? 0 : 1;
+    t->write_disconnected = writable ? 0 : 1;
+}
+
 void ior__core_transport_begin(ior_transport_t *t)
 {
     t->began = 1;

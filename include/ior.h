@@ -75,10 +75,10 @@ typedef enum ior_errno {
     IOR_E__LAST = -32
 } ior_errno_t;
 
-/* The message for an IOR_E* code; "unknown error" for anything else. */
+/* The message for an IOR_E* code, "success" for 0, "unknown error" else. */
 const char *ior_strerror(int err);
 
-/* The name ("EINVAL", ...) for an IOR_E* code; "UNKNOWN" for anything else. */
+/* The name ("EINVAL", ...) of an IOR_E* code, "OK" for 0, else "UNKNOWN". */
 const char *ior_err_name(int err);
 
 /*
@@ -314,7 +314,8 @@ int ior_transport_write(ior_transport_t *t, const void *data, size_t len);
 /*
  * Queues data without copying; release(ctx, data, len) runs exactly once
  * when the bytes have been sent or discarded. On error the release callback
- * is not taken (the caller still owns data). Errors as ior_transport_write.
+ * is not taken (the caller still owns data); nor is it for len 0, which
+ * queues nothing. Errors as ior_transport_write.
  */
 int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
                             ior_release_cb release, void *ctx);
@@ -480,6 +481,55 @@ int ior_transport_set_nodelay(ior_transport_t *t, int on);
 /* SO_KEEPALIVE with the given idle time in seconds (0: OS default). */
 int ior_transport_set_keepalive(ior_transport_t *t, int on,
                                 unsigned idle_seconds);
+
+/* ------------------------------------------------------------------ */
+/* Name resolution                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Result of ior_resolve: status 0 with n >= 1 addresses (valid during the
+ * call, port filled in), or IOR_ENAME / IOR_ECANCELED (loop freed) / another
+ * code with n == 0.
+ */
+typedef void (*ior_resolve_cb)(ior_loop_t *loop, void *user, int status,
+                               const ior_addr_t *addrs, size_t n);
+
+/*
+ * Resolves host (a name or a numeric address) without blocking the loop:
+ * the lookup runs on a helper thread and cb runs on the loop, exactly once,
+ * never from inside this call. family: 0 (any), IOR_AF_INET or
+ * IOR_AF_INET6. IOR_EINVAL, IOR_ENOMEM.
+ */
+int ior_resolve(ior_loop_t *loop, const char *host, uint16_t port,
+                int family, ior_resolve_cb cb, void *user);
+
+/* ------------------------------------------------------------------ */
+/* Pipes and standard I/O                                              */
+/* ------------------------------------------------------------------ */
+
+#define IOR_PIPE_READ 0x1
+#define IOR_PIPE_WRITE 0x2
+
+/*
+ * Wraps an OS handle (a POSIX file descriptor, or a Windows HANDLE cast to
+ * intptr_t) as a transport on the same consumer core as a socket. dirs says
+ * which directions are used (IOR_PIPE_READ | IOR_PIPE_WRITE); a direction
+ * not used counts as already closed, so EOF on a read-only pipe ends it and
+ * lose_connection on a write-only one closes it after the drain. The
+ * transport owns the handle and closes it. Reading starts from the loop
+ * after this returns. A reader that went away is a write error (IOR_EPIPE),
+ * never a signal. IOR_EINVAL, IOR_EBADF, IOR_ENOMEM.
+ */
+int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                  const ior_protocol_ops_t *ops, void *user,
+                  ior_transport_t **out);
+
+/*
+ * Standard input (0, read-only), output (1) or error (2, write-only) as a
+ * transport: pipes, files, consoles/ttys and sockets all work.
+ */
+int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
+                   void *user, ior_transport_t **out);
 
 #ifdef __cplusplus
 }
