@@ -306,8 +306,10 @@ ior_loop_t *ior_transport_loop(const ior_transport_t *t);
  * Queues a copy of data (DESIGN rule 1). len 0 does nothing and returns 0.
  * IOR_EINVAL (NULL t, or NULL data with len > 0), IOR_ENOTCONN (not
  * connected, closing by abort, or lost), IOR_ESHUTDOWN (write side closed
- * or closing), IOR_ENOBUFS (beyond max_buffer), IOR_ENOMEM. On error
- * nothing is queued. May call the producer's pause_producing.
+ * or half-close asked), IOR_ENOBUFS (beyond max_buffer), IOR_ENOMEM. On
+ * error nothing is queued. May call the producer's pause_producing. After
+ * lose_connection writes are still taken and sent before the close, as in
+ * Twisted (the transport is connected until the queue drains).
  */
 int ior_transport_write(ior_transport_t *t, const void *data, size_t len);
 

@@ -1,0 +1,178 @@
+/*
+ * ior_addr_t <-> struct sockaddr, socket creation, and the address and
+ * option calls of a TCP transport.
+ */
+#include "internal_posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int ior__addr_to_sockaddr(const ior_addr_t *a, struct sockaddr_storage *ss,
+                          socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == IOR_AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(a->port);
+        memcpy(&sin->sin_addr, a->bytes, 4);
+        *len = sizeof(*sin);
+        return 0;
+    }
+    if (a->family == IOR_AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(a->port);
+        sin6->sin6_scope_id = a->scope_id;
+        memcpy(&sin6->sin6_addr, a->bytes, 16);
+        *len = sizeof(*sin6);
+        return 0;
+    }
+    return IOR_EINVAL;
+}
+
+/*
+ * An IPv4-mapped IPv6 address (a v4 client of a dual-stack listener) is
+ * reported as the IPv4 address it carries: that is what a user logs or
+ * compares against. Twisted differs: it reports an IPv6Address.
+ */
+int ior__addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
+                                         0, 0, 0, 0, 0xff, 0xff};
+    memset(a, 0, sizeof(*a));
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        a->family = IOR_AF_INET;
+        a->port = ntohs(sin->sin_port);
+        memcpy(a->bytes, &sin->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        a->port = ntohs(sin6->sin6_port);
+        if (memcmp(&sin6->sin6_addr, v4mapped, 12) == 0) {
+            a->family = IOR_AF_INET;
+            memcpy(a->bytes, (const uint8_t *)&sin6->sin6_addr + 12, 4);
+            return 0;
+        }
+        a->family = IOR_AF_INET6;
+        a->scope_id = sin6->sin6_scope_id;
+        memcpy(a->bytes, &sin6->sin6_addr, 16);
+        return 0;
+    }
+    return IOR_EAFNOSUPPORT;
+}
+
+int ior__socket(int family, int type)
+{
+    int fd;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+#else
+    int fl;
+    fd = socket(family, type, 0);
+    if (fd < 0)
+        return -errno;
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int e = errno;
+        ior__close_fd(fd);
+        return -e;
+    }
+#endif
+#ifdef SO_NOSIGPIPE
+    {
+        int on = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+    }
+#endif
+    return fd;
+}
+
+static int transport_fd(const ior_transport_t *t, int *fd)
+{
+    const ior__fd_t *f = (const ior__fd_t *)t;
+    if (t == NULL)
+        return IOR_EINVAL;
+    if (f->closed || f->io.fd < 0)
+        return IOR_ENOTCONN;
+    if (!f->is_tcp)
+        return IOR_ENOTSUP;
+    *fd = f->io.fd;
+    return 0;
+}
+
+static int sock_name(const ior_transport_t *t, ior_addr_t *out, int peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd;
+    int r;
+    if (out == NULL)
+        return IOR_EINVAL;
+    r = transport_fd(t, &fd);
+    if (r != 0)
+        return r;
+    r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+             : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r != 0)
+        return ior__posix_error(errno);
+    return ior__addr_from_sockaddr(out, (struct sockaddr *)&ss);
+}
+
+int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out)
+{
+    return sock_name(t, out, 0);
+}
+
+int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out)
+{
+    return sock_name(t, out, 1);
+}
+
+int ior_transport_set_nodelay(ior_transport_t *t, int on)
+{
+    int fd;
+    int v = on ? 1 : 0;
+    int r = transport_fd(t, &fd);
+    if (r != 0)
+        return r;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0)
+        return ior__posix_error(errno);
+    return 0;
+}
+
+int ior_transport_set_keepalive(ior_transport_t *t, int on,
+                                unsigned idle_seconds)
+{
+    int fd;
+    int v = on ? 1 : 0;
+    int r = transport_fd(t, &fd);
+    if (r != 0)
+        return r;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) != 0)
+        return ior__posix_error(errno);
+    if (on && idle_seconds > 0) {
+        int idle = idle_seconds > 0x7fffffffu ? 0x7fffffff : (int)idle_seconds;
+#if defined(TCP_KEEPIDLE)
+        r = setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+#elif defined(TCP_KEEPALIVE)
+        r = setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &idle, sizeof(idle));
+#else
+        (void)idle;
+        r = 0;
+#endif
+        if (r != 0)
+            return ior__posix_error(errno);
+    }
+    return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * Pipes and standard I/O on the FileDescriptor: the same transport as a
+ * socket, with read/writev instead of recv/sendmsg when the descriptor is
+ * not a socket. The unused direction counts as closed from the start.
+ *
+ * A regular file cannot be watched by epoll; epoll.c keeps such a
+ * descriptor on an always-ready list (poll reports files ready anyway).
+ * O_NONBLOCK is set on the open file description, which a shared terminal
+ * or pipe also shows to the other processes using it (libuv does the same).
+ */
+#include "internal_posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int prepare_fd(int fd, int *is_socket)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fstat(fd, &st) != 0)
+        return IOR_EBADF;
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        return ior__posix_error(errno);
+    *is_socket = S_ISSOCK(st.st_mode) ? 1 : 0;
+    return 0;
+}
+
+int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                  const ior_protocol_ops_t *ops, void *user,
+                  ior_transport_t **out)
+{
+    ior__fd_t *f;
+    int is_socket = 0;
+    int r;
+    if (loop == NULL || ops == NULL || out == NULL || dirs == 0 ||
+        (dirs & ~(unsigned)(IOR_PIPE_READ | IOR_PIPE_WRITE)) != 0)
+        return IOR_EINVAL;
+    if (os_handle < 0 || os_handle > INT_MAX)
+        return IOR_EBADF;
+    f = ior__fd_alloc();
+    if (f == NULL)
+        return IOR_ENOMEM;
+    r = prepare_fd((int)os_handle, &is_socket);
+    if (r != 0) {
+        ior__free(f);
+        return r;
+    }
+    ior__fd_open(f, loop, (int)os_handle);
+    f->is_tcp = 0;
+    f->is_socket = (unsigned char)is_socket;
+    ior__core_transport_set_direction(&f->base, (dirs & IOR_PIPE_READ) != 0,
+                                      (dirs & IOR_PIPE_WRITE) != 0);
+    (void)ior_transport_set_protocol(&f->base, ops, user);
+    /* Reading starts from the loop, after this returns. */
+    ior__core_defer(&f->base, IOR__PEND_BEGIN);
+    *out = &f->base;
+    return 0;
+}
+
+/*
+ * The transport owns a duplicate, so closing it never frees descriptor 0,
+ * 1 or 2 for the next open() to take.
+ */
+int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
+                   void *user, ior_transport_t **out)
+{
+    int fd;
+    int r;
+    if (which < 0 || which > 2)
+        return IOR_EINVAL;
+    if (loop == NULL || ops == NULL || out == NULL)
+        return IOR_EINVAL;
+    fd = fcntl(which, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        return errno == EBADF ? IOR_EBADF : ior__posix_error(errno);
+    r = ior_pipe_open(loop, fd, which == 0 ? IOR_PIPE_READ : IOR_PIPE_WRITE,
+                      ops, user, out);
+    if (r != 0)
+        ior__close_fd(fd);
+    return r;
+}

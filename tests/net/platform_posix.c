@@ -1,0 +1,85 @@
+/* POSIX side of platform.h: setrlimit, pthreads, BSD sockets. */
+#include "platform.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+unsigned long nu_platform_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? (unsigned long)-1
+                                        : (unsigned long)rl.rlim_cur;
+}
+
+struct nu_thread {
+    pthread_t id;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *trampoline(void *p)
+{
+    nu_thread_t *th = p;
+    th->fn(th->arg);
+    return NULL;
+}
+
+int nu_thread_start(nu_thread_t **out, void (*fn)(void *), void *arg)
+{
+    nu_thread_t *th = malloc(sizeof(*th));
+    if (th == NULL)
+        return -1;
+    th->fn = fn;
+    th->arg = arg;
+    if (pthread_create(&th->id, NULL, trampoline, th) != 0) {
+        free(th);
+        return -1;
+    }
+    *out = th;
+    return 0;
+}
+
+void nu_thread_join(nu_thread_t *th)
+{
+    pthread_join(th->id, NULL);
+    free(th);
+}
+
+int nu_platform_listen_noaccept(int backlog, uint16_t *port, intptr_t *h)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        listen(fd, backlog) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sin.sin_port);
+    *h = fd;
+    return 0;
+}
+
+void nu_platform_close_socket(intptr_t h)
+{
+    close((int)h);
+}

@@ -1,0 +1,86 @@
+/*
+ * iorcat: shared state of the netcat-like tool. iorcat.c parses the
+ * command line and sets up the connection (resolve, connect, listen);
+ * iorcat_relay.c moves bytes between stdin/stdout and the socket and
+ * decides when the program is done. Only ior.h and the C library.
+ */
+#ifndef IORCAT_H
+#define IORCAT_H
+
+#include "ior.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct iorcat_opts {
+    int listen;     /* -l */
+    int keep;       /* -k: serve one connection after another */
+    int verbose;    /* -v */
+    int half_close; /* -N: shutdown(SHUT_WR) on the socket at stdin EOF */
+    int family;     /* 0, IOR_AF_INET (-4) or IOR_AF_INET6 (-6) */
+    int progress;   /* --progress */
+    unsigned wait_s; /* -w: connect and idle timeout, 0: none */
+    const char *host; /* connect: destination; listen: address or NULL */
+    const char *local; /* -b / -s: local address */
+    uint16_t port;
+    uint16_t local_port; /* -p without -l: source port */
+    int have_local_port;
+} iorcat_opts_t;
+
+typedef struct iorcat {
+    ior_loop_t *loop;
+    iorcat_opts_t o;
+
+    ior_transport_t *in;   /* stdin, NULL once lost */
+    ior_transport_t *out;  /* stdout, NULL once lost */
+    ior_transport_t *sock; /* the connection being served, or NULL */
+    int in_eof;        /* stdin has ended: nothing more to send, ever */
+    int net_eof;       /* the peer half-closed the current connection */
+    int sock_on_out;   /* sock is registered as stdout's producer */
+    int finishing;     /* no further connection: wind down and exit */
+    int status;        /* exit status: 0 or 1 */
+    int idle_closed;   /* the idle timeout closed the connection */
+    int connections;   /* connections served */
+
+    /* Listening (-l). */
+    ior_listener_t *listener;
+    ior_transport_t **waiting; /* -k: accepted, paused, served in order */
+    size_t nwaiting;
+    size_t capwaiting;
+
+    /* Connecting: the resolved addresses, tried in turn. */
+    ior_addr_t *addrs;
+    size_t naddrs;
+    size_t next_addr;
+
+    /* Timers and counters. */
+    ior_timer_id progress_timer;
+    ior_timer_id idle_timer;
+    uint64_t last_activity;
+    uint64_t start_ms;
+    uint64_t sent;      /* stdin -> socket */
+    uint64_t received;  /* socket -> stdout */
+    uint64_t tick_ms;   /* last progress line */
+    uint64_t tick_sent;
+    uint64_t tick_received;
+} iorcat_t;
+
+/* Prints "iorcat: " and the message on stderr. */
+void iorcat_log(const char *fmt, ...);
+
+/* A transport error as "what: reason (OS message)" on stderr. */
+void iorcat_log_error(const char *what, int err, int os_error);
+
+/* Opens stdin (paused) and stdout as transports. 0 or an IOR_E* code. */
+int iorcat_open_stdio(iorcat_t *c);
+
+/*
+ * A connection is established (connect callback or accept): sets its
+ * protocol and, unless one is being served (-k), starts relaying.
+ */
+void iorcat_connected(iorcat_t *c, ior_transport_t *t);
+
+/* Nothing more will be connected: close what is open and end the loop. */
+void iorcat_finish(iorcat_t *c);
+
+#endif /* IORCAT_H */
