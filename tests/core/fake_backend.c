@@ -239,6 +239,35 @@ int ior__os_stop_on_interrupt(ior_loop_t *loop)
     return 0;
 }
 
+/*
+ * No threads in the fake: the "helper thread" runs at once, and its post
+ * reaches the loop on the next ior__core_loop_run_async, as a real one
+ * would.
+ */
+int ior__os_thread_spawn(void (*fn)(void *arg), void *arg)
+{
+    fn(arg);
+    return 0;
+}
+
+/* Numeric addresses only: enough to test the core's plumbing. */
+int ior__os_resolve(const char *host, uint16_t port, int family,
+                    ior_addr_t **addrs, size_t *n)
+{
+    ior_addr_t a;
+    *addrs = NULL;
+    *n = 0;
+    if (ior_addr_parse(&a, host, port) != 0 ||
+        (family != 0 && a.family != family))
+        return IOR_ENAME;
+    *addrs = ior__malloc(sizeof a);
+    if (*addrs == NULL)
+        return IOR_ENOMEM;
+    **addrs = a;
+    *n = 1;
+    return 0;
+}
+
 void fake_iterate(ior_loop_t *loop)
 {
     ior__core_loop_update_time(loop);

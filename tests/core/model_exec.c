@@ -155,6 +155,19 @@ void model_op_format(const model_op_t *op, char *buf, size_t len)
              (unsigned long)op->seed);
 }
 
+unsigned model_tolerate_from_env(void)
+{
+    const char *v = getenv("IOR_MODEL_TOLERATE");
+    unsigned t = 0;
+    if (v == NULL)
+        return MODEL_TOL_DEFAULT;
+    if (strstr(v, "stale_streaming") != NULL)
+        t |= MODEL_TOL_STALE_STREAMING;
+    if (strstr(v, "half_close_unregister") != NULL)
+        t |= MODEL_TOL_HALF_CLOSE_UNREG;
+    return t;
+}
+
 /* Buffer sizes and marks of a new transport, from its arg bits. */
 static void open_marks(mtrans_t *m, unsigned arg)
 {
@@ -265,11 +278,16 @@ static void op_drain(mtrans_t *m, unsigned arg)
         }
         return;
     }
+    /* A backend writes only once asked to (start_writing). */
     if (!m->inflight &&
-        mfake_send_begin(m, 1 + model_rand(8), pick_max_len()) == 0)
-        return; /* nothing queued: the backend is not writing */
+        (!m->writing ||
+         mfake_send_begin(m, 1 + model_rand(8), pick_max_len()) == 0))
+        return;
     k = want < m->inflight_bytes ? want : m->inflight_bytes;
     mfake_send_end(m, k);
+    /* Queue empty: the backend stops writing until asked again. */
+    if (model_buffered(m) == 0)
+        m->writing = 0;
     drain_checked(m);
 }
 
@@ -342,7 +360,7 @@ static void op_error(mtrans_t *m, unsigned arg)
 
 static void op_send_begin(mtrans_t *m)
 {
-    if (!m->os_closed && !m->inflight)
+    if (!m->os_closed && !m->inflight && m->writing)
         (void)mfake_send_begin(m, 1 + model_rand(16), pick_max_len());
 }
 
@@ -367,7 +385,8 @@ static void check_settled(mtrans_t *m)
     MCHECK(!(m->disconnecting && m->prod == NULL),
            "lose_connection never completed (queue empty, no producer)");
     MCHECK(!(m->write_disconnecting && !m->write_disconnected &&
-             !m->disconnecting && m->prod == NULL),
+             !m->disconnecting && m->prod == NULL &&
+             !(W.tolerate & MODEL_TOL_HALF_CLOSE_UNREG)),
            "lose_write_connection never completed");
     MCHECK(!(m->prod != NULL && m->prod->streaming && m->prod_paused),
            "streaming producer left paused with an empty queue");
@@ -397,12 +416,19 @@ static void op_settle(void)
         for (m = W.all; m != NULL; m = m->next_all) {
             if (m->t == NULL)
                 continue;
-            if (!m->inflight && !m->os_closed && model_buffered(m) > 0)
+            if (!m->inflight && !m->os_closed && model_buffered(m) > 0) {
+                MCHECK(m->writing, "%llu bytes queued but the backend was "
+                       "never asked to write",
+                       (unsigned long long)model_buffered(m));
                 (void)mfake_send_begin(m, 16, (size_t)-1);
+            }
             if (m->inflight) {
                 mfake_send_end(m, m->inflight_bytes);
-                if (!m->os_closed)
+                if (!m->os_closed) {
+                    if (model_buffered(m) == 0)
+                        m->writing = 0;
                     drain_checked(m);
+                }
                 busy = 1;
             }
         }

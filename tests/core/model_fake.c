@@ -127,6 +127,7 @@ void ior__os_start_writing(ior_transport_t *t)
 {
     mtrans_t *m = mfake_model(t);
     MCHECK(!m->os_closed, "seam: start_writing after ior__os_close");
+    m->writing = 1;
     if (m->inflight)
         return;
     if (t->q.bytes == 0) {

@@ -279,6 +279,70 @@ static void test_loop_stop_from_timer_and_run_again(void **state)
     assert_int_equal(ticks, 6);
 }
 
+static int rs_calls, rs_status;
+static size_t rs_n;
+static ior_addr_t rs_addr;
+
+static void on_resolved(ior_loop_t *loop, void *user, int status,
+                        const ior_addr_t *addrs, size_t n)
+{
+    (void)loop;
+    (void)user;
+    rs_calls++;
+    rs_status = status;
+    rs_n = n;
+    if (n > 0)
+        rs_addr = addrs[0];
+}
+
+/* ior_resolve answers from the loop (after the helper thread posts), never
+ * inside the call; the port is filled in; a name that does not resolve is
+ * IOR_ENAME; bad arguments are IOR_EINVAL. */
+static void test_resolve_answers_from_the_loop(void **state)
+{
+    (void)state;
+    rs_calls = 0;
+    assert_int_equal(ior_resolve(E.loop, "127.0.0.1", 80, 0, on_resolved,
+                                 NULL),
+                     0);
+    assert_int_equal(rs_calls, 0);
+    ior__core_loop_run_async(E.loop);
+    assert_int_equal(rs_calls, 1);
+    assert_int_equal(rs_status, 0);
+    assert_int_equal(rs_n, 1);
+    assert_int_equal(rs_addr.family, IOR_AF_INET);
+    assert_int_equal(rs_addr.port, 80);
+    assert_int_equal(ior_resolve(E.loop, "no.such.name", 1, 0, on_resolved,
+                                 NULL),
+                     0);
+    ior__core_loop_run_async(E.loop);
+    assert_int_equal(rs_calls, 2);
+    assert_int_equal(rs_status, IOR_ENAME);
+    assert_int_equal(rs_n, 0);
+    assert_int_equal(ior_resolve(NULL, "x", 1, 0, on_resolved, NULL),
+                     IOR_EINVAL);
+    assert_int_equal(ior_resolve(E.loop, NULL, 1, 0, on_resolved, NULL),
+                     IOR_EINVAL);
+    assert_int_equal(ior_resolve(E.loop, "x", 1, 0, NULL, NULL), IOR_EINVAL);
+    assert_int_equal(ior_resolve(E.loop, "x", 1, 5, on_resolved, NULL),
+                     IOR_EINVAL);
+    assert_int_equal(rs_calls, 2);
+}
+
+/* A lookup still pending when the loop is freed is answered once with
+ * IOR_ECANCELED, and nothing leaks (teardown counts allocations). */
+static void test_resolve_pending_at_free_is_canceled(void **state)
+{
+    (void)state;
+    rs_calls = 0;
+    assert_int_equal(ior_resolve(E.loop, "::1", 7, IOR_AF_INET6,
+                                 on_resolved, NULL),
+                     0);
+    env_free_loop();
+    assert_int_equal(rs_calls, 1);
+    assert_int_equal(rs_status, IOR_ECANCELED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +357,8 @@ int main(void)
         ENV_TEST(test_loop_run_or_free_inside_callback_is_estate),
         ENV_TEST(test_loop_free_aborts_live_transports_once),
         ENV_TEST(test_loop_stop_from_timer_and_run_again),
+        ENV_TEST(test_resolve_answers_from_the_loop),
+        ENV_TEST(test_resolve_pending_at_free_is_canceled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

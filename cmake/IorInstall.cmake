@@ -1,0 +1,61 @@
+# Install rules for the `ior` library: the header, the static library, a
+# CMake package (find_package(ior) gives ior::ior) and a pkg-config file.
+# Included by the top-level CMakeLists.txt once the `ior` target exists.
+include_guard(GLOBAL)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(IOR_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ior)
+
+install(FILES ${PROJECT_SOURCE_DIR}/include/ior.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+# ior_backend_libs carries the system libraries (threads; ws2_32, mswsock),
+# so it is exported with ior and reaches users through ior::ior.
+install(TARGETS ior ior_backend_libs EXPORT iorTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT iorTargets NAMESPACE ior:: DESTINATION ${IOR_CMAKE_DIR})
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/iorConfig.cmake.in
+    ${CMAKE_CURRENT_BINARY_DIR}/iorConfig.cmake
+    INSTALL_DESTINATION ${IOR_CMAKE_DIR})
+write_basic_package_version_file(
+    ${CMAKE_CURRENT_BINARY_DIR}/iorConfigVersion.cmake
+    COMPATIBILITY SameMinorVersion)
+install(FILES
+    ${CMAKE_CURRENT_BINARY_DIR}/iorConfig.cmake
+    ${CMAKE_CURRENT_BINARY_DIR}/iorConfigVersion.cmake
+    DESTINATION ${IOR_CMAKE_DIR})
+
+# The library is static only, so its system libraries belong in Libs, not
+# Libs.private: a plain `pkg-config --libs ior` must link.
+if(WIN32)
+    set(IOR_PC_SYSLIBS "-lws2_32 -lmswsock")
+else()
+    set(IOR_PC_SYSLIBS "-pthread")
+endif()
+# prefix is found relative to the .pc file itself, so the install tree can
+# be moved (and `cmake --install --prefix` works) without editing it.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    set(IOR_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+    file(RELATIVE_PATH _ior_up "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
+    string(REGEX REPLACE "/$" "" _ior_up "${_ior_up}")
+    set(IOR_PC_PREFIX "\${pcfiledir}/${_ior_up}")
+    unset(_ior_up)
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    set(IOR_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+    set(IOR_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+    set(IOR_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+    set(IOR_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/ior.pc.in
+    ${CMAKE_CURRENT_BINARY_DIR}/ior.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/ior.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
