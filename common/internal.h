@@ -146,7 +146,13 @@ typedef struct ior__handle {
     void (*close)(struct ior__handle *h);
 } ior__handle_t;
 
-struct ior__async;
+/* A call queued for the loop's thread (call_from_thread, helper threads). */
+struct ior__async {
+    struct ior__async *next;
+    ior_callback_t cb;
+    void *user;
+    int heap; /* allocated by call_from_thread: freed after it runs */
+};
 
 struct ior_loop {
     const char *backend_name;
@@ -167,6 +173,8 @@ struct ior_loop {
     struct ior__async *async_tail;
     int async_stop;
     int async_signalled;
+    /* Helper threads (name lookups) that have not posted back yet. */
+    size_t threads;
 };
 
 /* Called by ior__os_loop_create on the embedded base. */
@@ -182,6 +190,11 @@ void ior__core_loop_run_async(ior_loop_t *loop);
 int ior__core_loop_alive(const ior_loop_t *loop);
 void ior__core_loop_ref(ior_loop_t *loop);
 void ior__core_loop_unref(ior_loop_t *loop);
+/*
+ * Queues a for the loop's thread and wakes it; any thread, never fails
+ * (the caller owns a's memory until a->cb runs).
+ */
+void ior__core_loop_post(ior_loop_t *loop, struct ior__async *a);
 void ior__core_handle_add(ior_loop_t *loop, ior__handle_t *h);
 void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h);
 
@@ -329,6 +342,14 @@ void ior__os_loop_wakeup(ior_loop_t *loop);
 void ior__os_loop_lock(ior_loop_t *loop);
 void ior__os_loop_unlock(ior_loop_t *loop);
 int ior__os_stop_on_interrupt(ior_loop_t *loop);
+/* Starts a detached thread running fn(arg). IOR_ENOMEM, IOR_EAGAIN. */
+int ior__os_thread_spawn(void (*fn)(void *arg), void *arg);
+/*
+ * Blocking name lookup on a helper thread: *addrs (from ior__malloc, port
+ * set) and *n on success; IOR_ENAME when the name does not resolve.
+ */
+int ior__os_resolve(const char *host, uint16_t port, int family,
+                    ior_addr_t **addrs, size_t *n);
 
 void ior__os_start_reading(ior_transport_t *t);
 void ior__os_stop_reading(ior_transport_t *t);

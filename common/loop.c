@@ -8,12 +8,6 @@
 
 #include <limits.h>
 
-struct ior__async {
-    struct ior__async *next;
-    ior_callback_t cb;
-    void *user;
-};
-
 int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
                         unsigned max_events)
 {
@@ -29,6 +23,7 @@ int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
     loop->async_head = loop->async_tail = NULL;
     loop->async_stop = 0;
     loop->async_signalled = 0;
+    loop->threads = 0;
     loop->now = ior__os_now_ms();
     return 0;
 }
@@ -187,8 +182,8 @@ void ior_loop_stop(ior_loop_t *loop)
         return;
     ior__os_loop_lock(loop);
     loop->async_stop = 1;
-    ior__os_loop_unlock(loop);
     ior__os_loop_wakeup(loop);
+    ior__os_loop_unlock(loop);
 }
 
 int ior_loop_stop_on_interrupt(ior_loop_t *loop)
@@ -198,19 +193,11 @@ int ior_loop_stop_on_interrupt(ior_loop_t *loop)
     return ior__os_stop_on_interrupt(loop);
 }
 
-int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user)
+void ior__core_loop_post(ior_loop_t *loop, struct ior__async *a)
 {
-    struct ior__async *a;
     int wake;
 
-    if (loop == NULL || cb == NULL)
-        return IOR_EINVAL;
-    a = ior__malloc(sizeof *a);
-    if (a == NULL)
-        return IOR_ENOMEM;
     a->next = NULL;
-    a->cb = cb;
-    a->user = user;
     ior__os_loop_lock(loop);
     if (loop->async_tail != NULL)
         loop->async_tail->next = a;
@@ -220,9 +207,28 @@ int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user)
     /* One wake-up covers every call queued before the loop takes them. */
     wake = !loop->async_signalled;
     loop->async_signalled = 1;
-    ior__os_loop_unlock(loop);
+    /*
+     * Wake inside the lock: once it is released a helper thread must not
+     * touch the loop, which its own post may let ior_loop_free destroy.
+     */
     if (wake)
         ior__os_loop_wakeup(loop);
+    ior__os_loop_unlock(loop);
+}
+
+int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user)
+{
+    struct ior__async *a;
+
+    if (loop == NULL || cb == NULL)
+        return IOR_EINVAL;
+    a = ior__malloc(sizeof *a);
+    if (a == NULL)
+        return IOR_ENOMEM;
+    a->cb = cb;
+    a->user = user;
+    a->heap = 1;
+    ior__core_loop_post(loop, a);
     return 0;
 }
 
@@ -243,7 +249,8 @@ void ior__core_loop_run_async(ior_loop_t *loop)
         struct ior__async *next = a->next;
         ior_callback_t cb = a->cb;
         void *user = a->user;
-        ior__free(a);
+        if (a->heap)
+            ior__free(a);
         cb(loop, user);
         a = next;
     }
@@ -292,7 +299,8 @@ int ior_loop_free(ior_loop_t *loop)
         ior__timers_cleanup(&loop->timers);
         ior__core_loop_run_pending(loop);
         if (loop->pending_head == NULL && loop->transports == NULL &&
-            loop->handles == NULL && ior__os_loop_outstanding(loop) == 0)
+            loop->handles == NULL && loop->threads == 0 &&
+            ior__os_loop_outstanding(loop) == 0)
             break;
         ior__os_loop_poll(loop, loop->pending_head != NULL ? 0 : -1);
     }
@@ -303,7 +311,8 @@ int ior_loop_free(ior_loop_t *loop)
     ior__os_loop_unlock(loop);
     while (a != NULL) {
         struct ior__async *next = a->next;
-        ior__free(a);
+        if (a->heap)
+            ior__free(a);
         a = next;
     }
     ior__timers_cleanup(&loop->timers);
