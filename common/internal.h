@@ -310,6 +310,42 @@ void ior__core_defer_drain(ior_transport_t *t);
 /* Schedules a pending-list job (IOR__PEND_*) for t. */
 void ior__core_defer(ior_transport_t *t, unsigned what);
 
+/* ------------------------------------------------------------------ */
+/* Datagram send queue (UDP, both backends)                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior__dgram {
+    struct ior__dgram *next;
+    ior_addr_t to; /* family 0: the connected peer */
+    size_t len;
+    /* data follows */
+} ior__dgram_t;
+
+typedef struct ior__dqueue {
+    ior__dgram_t *head;
+    ior__dgram_t *tail;
+    size_t bytes; /* payload queued */
+    size_t limit; /* most payload bytes queued at once */
+    size_t count;
+} ior__dqueue_t;
+
+#define IOR__UDP_MAX_PAYLOAD 65507
+#define IOR__UDP_DEFAULT_PACKET 8192
+#define IOR__UDP_DEFAULT_QUEUE (1024 * 1024)
+
+void ior__dq_init(ior__dqueue_t *q, size_t limit);
+/*
+ * Queues a copy of one datagram, all or nothing: IOR_ENOBUFS when it would
+ * exceed the limit, IOR_EMSGSIZE beyond the UDP maximum, IOR_ENOMEM.
+ */
+int ior__dq_push(ior__dqueue_t *q, const void *data, size_t len,
+                 const ior_addr_t *to);
+/* The oldest datagram, or NULL; its bytes follow the header. */
+ior__dgram_t *ior__dq_peek(const ior__dqueue_t *q);
+const void *ior__dq_data(const ior__dgram_t *d);
+void ior__dq_pop(ior__dqueue_t *q);
+void ior__dq_clear(ior__dqueue_t *q);
+
 /* Core-private, shared between common/ files. */
 void ior__core_close(ior_transport_t *t, int reason, int os_error);
 void ior__core_run_close(ior_transport_t *t);

@@ -533,6 +533,137 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
 int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
                    void *user, ior_transport_t **out);
 
+/* ------------------------------------------------------------------ */
+/* UDP                                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior_udp ior_udp_t;
+
+typedef struct ior_udp_ops {
+    /*
+     * A datagram from `from`. truncated is nonzero when it was longer than
+     * max_packet_size: data then holds its first max_packet_size bytes.
+     */
+    void (*datagram_received)(ior_udp_t *u, void *user, const void *data,
+                              size_t len, const ior_addr_t *from,
+                              int truncated);
+    /*
+     * Connected UDP only: the peer's port is closed (ICMP port unreachable).
+     * POSIX reports it; Windows (with SIO_UDP_CONNRESET) may; Wine never.
+     */
+    void (*connection_refused)(ior_udp_t *u, void *user);
+    /* Optional: a queued datagram could not be sent (the error code). */
+    void (*send_error)(ior_udp_t *u, void *user, int err);
+} ior_udp_ops_t;
+
+typedef struct ior_udp_options {
+    size_t max_packet_size; /* 0: 8192, as Twisted */
+    size_t max_send_queue;  /* bytes waiting to be sent; 0: 1 MiB */
+    int ipv6_only;          /* for an IPv6 address: 1 refuses IPv4 */
+    int reuse_address;      /* SO_REUSEADDR (several multicast listeners) */
+} ior_udp_options_t;
+
+/*
+ * Binds a UDP socket (port 0 picks one) and starts reading. opts may be
+ * NULL. IOR_EINVAL, IOR_EADDRINUSE, IOR_EADDRNOTAVAIL, IOR_EAFNOSUPPORT,
+ * IOR_EMFILE, IOR_ENOMEM.
+ */
+int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
+                   const ior_udp_options_t *opts, const ior_udp_ops_t *ops,
+                   void *user, ior_udp_t **out);
+int ior_udp_address(const ior_udp_t *u, ior_addr_t *out);
+
+/*
+ * Queues a copy of one datagram for `to`; never blocks the loop. All of it
+ * is queued or nothing: IOR_ENOBUFS when the send queue is full,
+ * IOR_EMSGSIZE beyond 65507 bytes, IOR_EINVAL, IOR_EAFNOSUPPORT,
+ * IOR_ESTATE (a connected socket must use ior_udp_write).
+ */
+int ior_udp_send_to(ior_udp_t *u, const void *data, size_t len,
+                    const ior_addr_t *to);
+/* Fixes the peer: only its datagrams arrive; ior_udp_write sends to it. */
+int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer);
+/* Connected UDP: as ior_udp_send_to to the peer. IOR_ENOTCONN if none. */
+int ior_udp_write(ior_udp_t *u, const void *data, size_t len);
+/* Bytes queued by send_to/write and not yet handed to the OS. */
+size_t ior_udp_send_queue_size(const ior_udp_t *u);
+
+/* Reading as a producer: no datagram_received after pause returns. */
+int ior_udp_pause_reading(ior_udp_t *u);
+int ior_udp_resume_reading(ior_udp_t *u);
+/* Producer ops over pause/resume (stop closes the socket); user = the udp. */
+extern const ior_producer_ops_t ior_udp_producer_ops;
+
+/* Multicast. iface: the local interface address, or NULL for any. */
+int ior_udp_join_group(ior_udp_t *u, const ior_addr_t *group,
+                       const ior_addr_t *iface);
+int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
+                        const ior_addr_t *iface);
+int ior_udp_set_multicast_ttl(ior_udp_t *u, int ttl);
+int ior_udp_set_multicast_loop(ior_udp_t *u, int on);
+int ior_udp_set_multicast_interface(ior_udp_t *u, const ior_addr_t *iface);
+
+/*
+ * Closes the socket and frees u (queued datagrams are dropped); no
+ * callback after it returns.
+ */
+void ior_udp_close(ior_udp_t *u);
+
+/* ------------------------------------------------------------------ */
+/* Child processes                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct ior_process ior_process_t;
+
+typedef struct ior_process_ops {
+    /*
+     * Once: the child has exited and its three stdio transports have all
+     * delivered connection_lost. exit_code: the exit status (0-255 on
+     * POSIX, the 32-bit code on Windows), or -1 when killed by a signal,
+     * which term_signal then names (POSIX). p is freed after this returns.
+     */
+    void (*process_ended)(ior_process_t *p, void *user, int exit_code,
+                          int term_signal);
+} ior_process_ops_t;
+
+typedef struct ior_process_options {
+    const char *file;         /* the program; NULL: argv[0] (PATH searched) */
+    const char *const *argv;  /* NULL-terminated; argv[0] required */
+    const char *const *env;   /* "K=V" NULL-terminated; NULL: inherit */
+    const char *cwd;          /* NULL: inherit */
+} ior_process_options_t;
+
+/*
+ * Starts a child whose stdin, stdout and stderr are pipes on the loop,
+ * each a transport on the shared consumer core: stdin write-only,
+ * stdout and stderr read-only. Set their protocols with
+ * ior_transport_set_protocol(ior_process_stdio(p, i), ...) right after this
+ * returns; reading starts from the loop. Arguments reach the child exactly
+ * (Windows: quoted by the MSVC rules). No other handle is inherited.
+ * IOR_EINVAL, IOR_ENOENT (no such program), IOR_EACCES, IOR_ENOMEM,
+ * IOR_EMFILE.
+ */
+int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                      const ior_process_ops_t *ops, void *user,
+                      ior_process_t **out);
+
+/* Stdio transport 0, 1 or 2; NULL once it has been lost. */
+ior_transport_t *ior_process_stdio(ior_process_t *p, int which);
+/* The process id. */
+long ior_process_pid(const ior_process_t *p);
+
+#define IOR_SIGTERM 15
+#define IOR_SIGKILL 9
+#define IOR_SIGINT 2
+/*
+ * Sends a signal (POSIX numbers). Windows: IOR_SIGTERM and IOR_SIGKILL
+ * terminate the process (exit code 1), others are IOR_ENOTSUP.
+ * IOR_ESTATE once the child has exited.
+ */
+int ior_process_signal(ior_process_t *p, int signum);
+/* ior_process_signal(p, IOR_SIGTERM). */
+int ior_process_terminate(ior_process_t *p);
+
 #ifdef __cplusplus
 }
 #endif
