@@ -115,11 +115,11 @@ typedef struct ior__iocp_sock {
     unsigned refs; /* requests in flight, + 1 until ior__os_transport_free */
 
     ior__iocp_op_t rop;
-    char *rbuf;            /* buffer of the posted real read; NULL otherwise */
-    size_t rbuf_len;       /* its size */
-    size_t read_size;      /* size of the next real read */
-    size_t rbuf_peak;      /* largest read buffer ever posted (tests) */
-    unsigned char reading; /* rop is posted */
+    char *rbuf;              /* real-read buffer; NULL in zero-byte mode */
+    size_t rbuf_len;         /* its size */
+    size_t read_size;        /* size of the next real read */
+    size_t rbuf_peak;        /* largest read buffer ever posted (tests) */
+    unsigned char reading;   /* rop is posted */
     unsigned char zero_read; /* the posted read is the zero-byte one */
     unsigned char zero_next; /* the next read is a zero-byte one */
     unsigned char read_done; /* EOF or a read error: never read again */
@@ -129,7 +129,7 @@ typedef struct ior__iocp_sock {
     unsigned char closed;  /* socket closed (ior__os_close) */
     unsigned char freed;   /* ior__os_transport_free was called */
 
-    ior_addr_t host; /* cached when connected */
+    ior_addr_t host; /* cached on first query (accept: from AcceptEx) */
     ior_addr_t peer;
 } ior__iocp_sock_t;
 
