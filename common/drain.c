@@ -153,6 +153,7 @@ void ior__core_run_close(ior_transport_t *t)
             t->producer = NULL;
             t->producer_user = NULL;
             t->producer_paused = 0;
+            t->streaming = 0;
             p->stop_producing(user);
         }
         t->os_closed = 1;

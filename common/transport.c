@@ -152,7 +152,10 @@ int ior_transport_register_producer(ior_transport_t *t,
 
 /*
  * Rule 5. Twisted differs: it leaves producerPaused set, so the next
- * producer can be resumed without ever having been paused.
+ * producer can be resumed without ever having been paused. A pending close
+ * or half-close may have been waiting for the producer (rule 3 resumes a
+ * pull producer instead of finishing): ask for a drain so it can finish.
+ * Twisted only does this for loseConnection, so its half-close can hang.
  */
 int ior_transport_unregister_producer(ior_transport_t *t)
 {
@@ -164,7 +167,9 @@ int ior_transport_unregister_producer(ior_transport_t *t)
     t->producer_user = NULL;
     t->producer_paused = 0;
     t->streaming = 0;
-    if (t->connected && t->disconnecting && !is_gone(t))
+    if (t->connected && !is_gone(t) &&
+        (t->disconnecting ||
+         (t->write_disconnecting && !t->write_disconnected)))
         ior__os_start_writing(t);
     return 0;
 }

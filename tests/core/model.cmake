@@ -19,7 +19,9 @@
 set(_ior_model_dir ${CMAKE_CURRENT_LIST_DIR})
 set(_ior_model_sources
     ${_ior_model_dir}/model.c
+    ${_ior_model_dir}/model_act.c
     ${_ior_model_dir}/model_exec.c
+    ${_ior_model_dir}/model_heap.c
     ${_ior_model_dir}/model_fake.c)
 
 add_executable(core_model

@@ -60,6 +60,7 @@ static const struct {
     {MOP_ABORT, 1},      {MOP_DRAIN, 18},      {MOP_SEND_BEGIN, 4},
     {MOP_PASS, 10},      {MOP_READ, 8},        {MOP_EOF, 1},
     {MOP_ERROR, 1},      {MOP_MARKS, 1},       {MOP_SETTLE, 2},
+    {MOP_OOM, 1},
 };
 
 static unsigned pick_kind(gen_t *g)
@@ -108,6 +109,8 @@ static int gen_next(void *ctx, model_op_t *op)
         op->kind = (uint8_t)pick_kind(g);
         if (op->kind == MOP_MARKS || op->kind == MOP_ERROR)
             op->arg = (uint16_t)grand(g, 1u << 16);
+        if (op->kind == MOP_OOM) /* low 2 bits: which call */
+            op->arg = (uint16_t)((op->arg & ~3u) | grand(g, 4));
     }
     if (g->rec != NULL)
         g->rec[g->nrec++] = *op;
@@ -175,8 +178,12 @@ static size_t shrink(model_op_t *ops, size_t n, unsigned tol,
 
 static void print_failure(const model_result_t *r)
 {
-    printf("FAILED at op %zu: %s\n  (check at %s:%d)\n", r->op_index,
-           r->msg, r->file, r->line);
+    if (r->op_index == r->executed)
+        printf("FAILED in the final ior_loop_free: %s\n  (check at %s:%d)\n",
+               r->msg, r->file, r->line);
+    else
+        printf("FAILED at op %zu: %s\n  (check at %s:%d)\n", r->op_index,
+               r->msg, r->file, r->line);
 }
 
 /* ------------------------------------------------------------------ */

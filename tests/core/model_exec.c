@@ -11,129 +11,6 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* Tracked heaps: the library's (counted) and the test's own           */
-/* ------------------------------------------------------------------ */
-
-typedef struct hblk {
-    struct hblk *prev, *next;
-    size_t size;
-    size_t pad; /* keeps the user block 16-byte aligned on 64-bit */
-} hblk_t;
-
-typedef struct heap {
-    hblk_t *head;
-    size_t live;
-} heap_t;
-
-static heap_t lib_heap, test_heap;
-
-static void *heap_alloc(heap_t *h, size_t size)
-{
-    hblk_t *b;
-    if (size > (size_t)-1 - sizeof *b)
-        return NULL;
-    b = malloc(sizeof *b + size);
-    if (b == NULL)
-        return NULL;
-    b->size = size;
-    b->prev = NULL;
-    b->next = h->head;
-    if (h->head != NULL)
-        h->head->prev = b;
-    h->head = b;
-    h->live++;
-    return b + 1;
-}
-
-static void heap_unlink(heap_t *h, hblk_t *b)
-{
-    if (b->prev != NULL)
-        b->prev->next = b->next;
-    else
-        h->head = b->next;
-    if (b->next != NULL)
-        b->next->prev = b->prev;
-    h->live--;
-}
-
-static void heap_free(heap_t *h, void *p)
-{
-    if (p == NULL)
-        return;
-    heap_unlink(h, (hblk_t *)p - 1);
-    free((hblk_t *)p - 1);
-}
-
-static void *heap_realloc(heap_t *h, void *p, size_t size)
-{
-    hblk_t *b, *nb;
-    if (p == NULL)
-        return heap_alloc(h, size);
-    if (size > (size_t)-1 - sizeof *b)
-        return NULL;
-    b = (hblk_t *)p - 1;
-    heap_unlink(h, b);
-    nb = realloc(b, sizeof *b + size);
-    if (nb != NULL)
-        nb->size = size;
-    else
-        nb = b; /* failed: the old block stays valid, as realloc promises */
-    nb->prev = NULL;
-    nb->next = h->head;
-    if (h->head != NULL)
-        h->head->prev = nb;
-    h->head = nb;
-    h->live++;
-    return nb->size == size ? nb + 1 : NULL;
-}
-
-/* Frees everything a failed run left (its objects may be inconsistent,
- * but nothing will look at them again). */
-static void heap_drop_all(heap_t *h)
-{
-    while (h->head != NULL) {
-        hblk_t *b = h->head;
-        h->head = b->next;
-        free(b);
-    }
-    h->live = 0;
-}
-
-static void *lib_malloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    return heap_alloc(&lib_heap, size);
-}
-
-static void *lib_realloc(void *ctx, void *p, size_t size)
-{
-    (void)ctx;
-    return heap_realloc(&lib_heap, p, size);
-}
-
-static void lib_free(void *ctx, void *p)
-{
-    (void)ctx;
-    heap_free(&lib_heap, p);
-}
-
-static const ior_allocator_t lib_allocator = {lib_malloc, lib_realloc,
-                                              lib_free, NULL};
-
-void *model_talloc(size_t size)
-{
-    void *p = heap_alloc(&test_heap, size);
-    MCHECK(p != NULL, "test out of memory");
-    memset(p, 0, size);
-    return p;
-}
-
-void model_tfree(void *p)
-{
-    heap_free(&test_heap, p);
-}
-
-/* ------------------------------------------------------------------ */
 /* Operations                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -141,7 +18,7 @@ static const char *const op_names[MOP__COUNT] = {
     "OPEN", "WRITE", "WRITE_REF", "WRITE_SEQ", "REG_PULL", "REG_STREAM",
     "UNREG", "PAUSE", "RESUME", "STOP_PROD", "STOP_CONSUMING", "LOSE",
     "LOSE_WRITE", "ABORT", "DRAIN", "SEND_BEGIN", "PASS", "READ", "EOF",
-    "ERROR", "MARKS", "SETTLE"};
+    "ERROR", "MARKS", "SETTLE", "OOM"};
 
 const char *model_op_name(unsigned kind)
 {
@@ -200,7 +77,7 @@ static void op_open(unsigned slot, unsigned arg)
     W.all = m;
     W.slots[slot] = m;
     m->token = model_talloc(sizeof *m->token);
-    m->token->magic = 0x70726f74u;
+    m->token->magic = TOKEN_MAGIC;
     m->token->m = m;
     m->t = mfake_new_transport(m);
     if (dirs >= 2) {
@@ -316,6 +193,11 @@ static void op_read(mtrans_t *m, unsigned arg)
     model_tfree(b);
     if (m->t == NULL)
         return;
+    if (W.oom_hit) {
+        /* Holding the bytes failed: a read error, out of memory. */
+        MCHECK(!deliver, "allocation while delivering at once");
+        model_rule_error(m, IOR_ENOMEM, 0);
+    }
     if (deliver)
         MCHECK(m->rx_delivered == m->rx_fed, "bytes not delivered at once");
     model_sync(m);
@@ -495,6 +377,19 @@ static void exec_op(const model_op_t *op)
     case MOP_MARKS:
         mact_marks(m, op->arg);
         break;
+    case MOP_OOM:
+        /* Quiet, so the failure hits the operation itself. */
+        W.quiet = 1;
+        W.oom_arm = 1;
+        W.oom_hit = 0;
+        if (op->arg % 4 < 3)
+            mact_write(m, (int)(op->arg % 4), model_len_from_arg(op->arg));
+        else
+            op_read(m, op->arg);
+        W.oom_arm = 0;
+        W.oom_hit = 0;
+        W.quiet = 0;
+        break;
     default:
         mact_simple(m, kind);
         break;
@@ -516,8 +411,8 @@ static void finish(void)
                "transport %u not lost after ior_loop_free", m->serial);
         MCHECK(m->refs_out == 0, "write_ref buffers never released");
     }
-    MCHECK(lib_heap.live == 0, "the library leaked %zu blocks",
-           lib_heap.live);
+    MCHECK(model_lib_heap.live == 0, "the library leaked %zu blocks",
+           model_lib_heap.live);
     for (m = W.all; m != NULL; m = m->next_all) {
         W.res->transports++;
         W.res->bytes_sent += m->sent;
@@ -543,14 +438,14 @@ int model_run(model_next_fn next, void *ctx, unsigned tolerate,
     memset(&W, 0, sizeof W);
     W.res = r;
     W.tolerate = tolerate;
-    heap_drop_all(&lib_heap);
-    heap_drop_all(&test_heap);
-    ior_set_allocator(&lib_allocator);
+    model_heap_drop_all(&model_lib_heap);
+    model_heap_drop_all(&model_test_heap);
+    ior_set_allocator(&model_lib_allocator);
     if (setjmp(W.jb) != 0) {
         /* A failed check: the run's objects are abandoned and freed. */
         memset(&W, 0, sizeof W);
-        heap_drop_all(&lib_heap);
-        heap_drop_all(&test_heap);
+        model_heap_drop_all(&model_lib_heap);
+        model_heap_drop_all(&model_test_heap);
         ior_set_allocator(NULL);
         return 1;
     }
@@ -562,7 +457,8 @@ int model_run(model_next_fn next, void *ctx, unsigned tolerate,
     }
     finish();
     free_models();
-    MCHECK(test_heap.live == 0, "test objects leaked: %zu", test_heap.live);
+    MCHECK(model_test_heap.live == 0, "test objects leaked: %zu",
+           model_test_heap.live);
     ior_set_allocator(NULL);
     return 0;
 }

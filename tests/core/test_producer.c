@@ -191,6 +191,31 @@ static void test_lose_connection_waits_for_pull_producer_unregister(
     assert_int_equal(E.r[0].n_stop, 0);
 }
 
+/* rules 3, 5 and 7: a half-close with a pull producer registered waits
+ * for it (each drain resumes it instead); unregistering it asks for a
+ * drain, so the half-close finishes. Twisted differs: its
+ * unregisterProducer only restarts writing for loseConnection, so this
+ * half-close would never finish there. */
+static void test_unregister_lets_pending_half_close_finish(void **state)
+{
+    ior_transport_t *t = open0();
+    fake_rec_t *rec = E.p[0].rec;
+    (void)state;
+    ior_transport_register_producer(t, &tprod_pull_ops, &E.r[0], 0);
+    assert_int_equal(ior_transport_lose_write_connection(t), 0);
+    run_pending();
+    fake_accept(t, 0);
+    run_pending();
+    assert_int_equal(rec->shutdown_write, 0);
+    assert_int_equal(E.p[0].n_write_lost, 0);
+    assert_int_equal(ior_transport_unregister_producer(t), 0);
+    run_pending();
+    run_pending();
+    assert_int_equal(rec->shutdown_write, 1);
+    assert_int_equal(E.p[0].n_write_lost, 1);
+    assert_true(HAS(t, IOR_TS_WRITE_DISCONNECTED | IOR_TS_CONNECTED));
+}
+
 static void unregister_self(tprod_t *r)
 {
     assert_int_equal(ior_transport_unregister_producer(r->t), 0);
@@ -283,6 +308,7 @@ int main(void)
         ENV_TEST(test_unregister_clears_paused_for_next_producer),
         ENV_TEST(test_unregister_without_producer_is_enoent),
         ENV_TEST(test_lose_connection_waits_for_pull_producer_unregister),
+        ENV_TEST(test_unregister_lets_pending_half_close_finish),
         ENV_TEST(test_producer_unregisters_itself_in_pause),
         ENV_TEST(test_abort_inside_resume_producing),
         ENV_TEST(test_stop_consuming_unregisters_then_loses),
