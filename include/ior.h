@@ -549,7 +549,10 @@ typedef struct ior_udp_ops {
                               int truncated);
     /*
      * Connected UDP only: the peer's port is closed (ICMP port unreachable).
-     * POSIX reports it; Windows (with SIO_UDP_CONNRESET) may; Wine never.
+     * The socket stays usable. POSIX reports it; Windows reports it on
+     * connected sockets (SIO_UDP_CONNRESET, off for unconnected ones). Wine
+     * 8 reports it once and then never receives on that socket again (a
+     * Wine bug: its server stops polling a socket after an ICMP error).
      */
     void (*connection_refused)(ior_udp_t *u, void *user);
     /* Optional: a queued datagram could not be sent (the error code). */

@@ -73,6 +73,8 @@ static int sock_address(const ior_transport_t *t, ior_addr_t *out, int peer)
 
     if (!t || !out)
         return IOR_EINVAL;
+    if (ior__iocp_is_pipe(t))
+        return IOR_ENOTSUP;
     cache = peer ? &sk->peer : &sk->host;
     if (cache->family == 0) {
         if (sk->closed)

@@ -96,6 +96,7 @@ int ior__iocp_error(DWORD err)
     case WSAESHUTDOWN:
     case IOR__ERROR_BROKEN_PIPE:
     case IOR__ERROR_GRACEFUL_DISCONNECT:
+    case ERROR_NO_DATA: /* a pipe whose reader closed (pipe.c) */
         return IOR_EPIPE;
     case WSAEWOULDBLOCK:
     case WSAEINPROGRESS:

@@ -90,6 +90,10 @@ void ior__os_start_reading(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
+    if (ior__iocp_is_pipe(t)) {
+        ior__iocp_pipe_start_reading(t); /* pipe.c */
+        return;
+    }
     if (!sk->reading && !sk->closed && !sk->read_done)
         post_read(sk);
 }

@@ -106,9 +106,29 @@ DWORD ior__iocp_op_error(SOCKET s, ior__iocp_op_t *op);
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Every transport of this backend starts with the core's struct and then a
+ * kind byte, so the ior__os_* functions (filehandle.c, write.c, socket.c)
+ * can hand pipes to pipe.c. Sockets are 0, the calloc default.
+ */
+#define IOR__IOCP_KIND_SOCK 0
+#define IOR__IOCP_KIND_PIPE 1
+
+struct ior__iocp_head {
+    struct ior_transport base;
+    unsigned char kind;
+};
+
+static inline int ior__iocp_is_pipe(const ior_transport_t *t)
+{
+    return ((const struct ior__iocp_head *)(const void *)t)->kind ==
+           IOR__IOCP_KIND_PIPE;
+}
+
 /* A TCP transport: the core's struct first. */
 typedef struct ior__iocp_sock {
     struct ior_transport base;
+    unsigned char kind; /* IOR__IOCP_KIND_SOCK */
     SOCKET s;
     int family;    /* AF_INET or AF_INET6 */
     int skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
@@ -163,6 +183,73 @@ void ior__iocp_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
 void ior__iocp_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
 
 /* ------------------------------------------------------------------ */
+/* Pipes, files and stdio (pipe.c, pipe_thread.c)                      */
+/* ------------------------------------------------------------------ */
+
+/* Read size and the staging buffer that gathers small queued chunks. */
+#define IOR__IOCP_PIPE_CHUNK (64u * 1024u)
+
+struct ior__iocp_pthr; /* pipe_thread.c: the threads' own block */
+
+/*
+ * A transport over a HANDLE that is not a socket. Overlapped handles
+ * (named pipes, files opened with FILE_FLAG_OVERLAPPED) use the port like
+ * a socket; the others (anonymous pipes, consoles, synchronous files) get
+ * a reader and/or writer thread that posts its results to the port.
+ */
+typedef struct ior__iocp_pipe {
+    struct ior_transport base;
+    unsigned char kind;      /* IOR__IOCP_KIND_PIPE */
+    unsigned char threaded;  /* thr is used, not the overlapped path */
+    unsigned char is_file;   /* overlapped file: explicit offsets */
+    unsigned char skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+    unsigned char reading;   /* rop started, done() not yet run */
+    unsigned char sending;   /* sop started, done() not yet run */
+    unsigned char read_done; /* EOF or a read error: never read again */
+    unsigned char closed;    /* ior__os_close ran */
+    unsigned char freed;     /* ior__os_transport_free ran */
+    unsigned refs;           /* requests started, + 1 until freed */
+    HANDLE h;                /* overlapped path (threaded: in thr) */
+    ior__iocp_op_t rop;
+    ior__iocp_op_t sop;
+    char *rbuf;      /* overlapped read buffer */
+    size_t rbuf_len; /* its size: grows while reads fill it */
+    char *wbuf;      /* staging for a gather of small chunks */
+    uint64_t read_off;  /* is_file: where the next read starts */
+    uint64_t write_off; /* is_file: where the next write starts */
+    struct ior__iocp_pthr *thr;
+} ior__iocp_pipe_t;
+
+/* The ior__os_* transport functions, for a pipe (ior__iocp_is_pipe). */
+void ior__iocp_pipe_start_reading(ior_transport_t *t);
+void ior__iocp_pipe_start_writing(ior_transport_t *t);
+void ior__iocp_pipe_close(ior_transport_t *t);
+void ior__iocp_pipe_free(ior_transport_t *t);
+/* Drops a reference; frees the transport after the last one. */
+void ior__iocp_pipe_unref(ior__iocp_pipe_t *p);
+
+/*
+ * Copies bufs into dst, up to cap bytes; returns how many (what does not
+ * fit stays queued: send_end takes a partial count).
+ */
+size_t ior__iocp_pipe_gather(char *dst, size_t cap, const ior_buf_t *bufs,
+                             size_t n);
+
+/*
+ * pipe_thread.c. Starts the threads for the directions used; their block
+ * then owns h (closed when the block goes) and p->thr is set. On error
+ * nothing is left behind and h is still the caller's. overlapped: h was
+ * opened with FILE_FLAG_OVERLAPPED but could not join the port; is_file:
+ * then offsets are tracked too.
+ */
+int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
+                        int overlapped, int is_file, unsigned dirs);
+void ior__iocp_pthr_start_reading(ior__iocp_pipe_t *p);
+void ior__iocp_pthr_start_writing(ior__iocp_pipe_t *p);
+/* Stops both threads (cancelling blocked I/O) and drops the block. */
+void ior__iocp_pthr_close(ior__iocp_pipe_t *p);
+
+/* ------------------------------------------------------------------ */
 /* Addresses and errors                                                */
 /* ------------------------------------------------------------------ */
 
@@ -175,6 +262,74 @@ int ior__iocp_af(const ior_addr_t *a);
 
 /* Translates a Winsock or Win32 error code into an IOR_E* code. */
 int ior__iocp_error(DWORD err);
+
+/* ------------------------------------------------------------------ */
+/* UDP (udp.c, udp_sock.c, udp_opt.c)                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The read buffer of a UDP socket: larger than any UDP payload, so the OS
+ * never truncates a datagram into it and WSARecvFrom never ends with
+ * WSAEMSGSIZE (see udp.c for why that matters); max_packet_size is applied
+ * when the datagram is delivered.
+ */
+#define IOR__IOCP_UDP_RBUF 65536u
+/* Delay before reading again after an unexpected read error. */
+#define IOR__IOCP_UDP_RETRY_MS 100
+
+struct ior_udp {
+    ior__handle_t h; /* first: ior_loop_free closes the socket */
+    ior__iocp_loop_t *lp;
+    SOCKET s;
+    int family;    /* AF_INET or AF_INET6 */
+    int v6only;    /* AF_INET6: IPv4 peers refused */
+    int skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
+    unsigned refs; /* 1 until ior_udp_close, + 1 per request posted */
+    const ior_udp_ops_t *ops;
+    void *user;
+    size_t max_packet;
+
+    unsigned char closed;
+    unsigned char paused;       /* ior_udp_pause_reading */
+    unsigned char reading;      /* rop is posted */
+    unsigned char held;         /* a finished read waits for resume */
+    unsigned char job_posted;   /* dop is on the ready list */
+    unsigned char refused;      /* a send collected a refusal: report it */
+    unsigned char head_retried; /* the head is being sent a second time */
+    unsigned char sending;      /* sop is posted (the queue head is pinned) */
+    unsigned char connected;    /* ior_udp_connect succeeded */
+    unsigned char retry_armed;  /* a read waits for retry_timer */
+    ior_timer_id retry_timer;
+
+    ior__iocp_op_t rop;
+    char *rbuf; /* IOR__IOCP_UDP_RBUF bytes */
+    SOCKADDR_STORAGE from;
+    INT from_len;
+    DWORD rflags;
+    DWORD held_bytes;
+    DWORD held_err;
+
+    ior__iocp_op_t dop; /* loop work: a held read, a refusal (udp.c) */
+
+    ior__iocp_op_t sop;
+    ior__dqueue_t q;
+    SOCKADDR_STORAGE to; /* the head's destination, pinned while sending */
+
+    SOCKADDR_STORAGE peer; /* connected: only its datagrams are delivered */
+    int peer_len;
+};
+
+/*
+ * ior_addr_t → SOCKADDR for this socket: an IPv4 address on an IPv6 socket
+ * becomes ::ffff:a.b.c.d. Returns the length; 0 for an address the socket
+ * cannot reach (IPv6 on IPv4, IPv4 on an IPv6-only socket, unset).
+ */
+int ior__iocp_udp_sockaddr(const struct ior_udp *u, const ior_addr_t *a,
+                           SOCKADDR_STORAGE *ss);
+/* udp.c, for udp_sock.c: a new socket's first read (sets the requests up). */
+void ior__iocp_udp_start(struct ior_udp *u);
+/* Drops a reference; frees u (and what it still queues) after the last. */
+void ior__iocp_udp_unref(struct ior_udp *u);
 
 /* ------------------------------------------------------------------ */
 /* For tests (tests/wine)                                              */

@@ -105,6 +105,10 @@ void ior__os_transport_free(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
+    if (ior__iocp_is_pipe(t)) {
+        ior__iocp_pipe_free(t); /* pipe.c */
+        return;
+    }
     sk->freed = 1;
     ior__iocp_sock_unref(sk);
 }
@@ -113,7 +117,8 @@ void ior__os_shutdown_write(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
-    if (sk->closed)
+    /* A pipe cannot half-close: its peer sees EOF at the close. */
+    if (ior__iocp_is_pipe(t) || sk->closed)
         return;
     if (shutdown(sk->s, SD_SEND) != 0) {
         int err = WSAGetLastError();
@@ -130,6 +135,10 @@ void ior__os_close(ior_transport_t *t, int abort)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
+    if (ior__iocp_is_pipe(t)) {
+        ior__iocp_pipe_close(t); /* pipe.c */
+        return;
+    }
     if (sk->closed)
         return;
     sk->closed = 1;
@@ -153,6 +162,8 @@ int ior_transport_set_nodelay(ior_transport_t *t, int on)
 
     if (!t)
         return IOR_EINVAL;
+    if (ior__iocp_is_pipe(t))
+        return IOR_ENOTSUP;
     if (sk->closed)
         return IOR_ENOTCONN;
     if (setsockopt(sk->s, IPPROTO_TCP, TCP_NODELAY, (const char *)&v,
@@ -169,6 +180,8 @@ int ior_transport_set_keepalive(ior_transport_t *t, int on,
 
     if (!t)
         return IOR_EINVAL;
+    if (ior__iocp_is_pipe(t))
+        return IOR_ENOTSUP;
     if (sk->closed)
         return IOR_ENOTCONN;
     if (on && idle_seconds > 0) {

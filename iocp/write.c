@@ -52,6 +52,10 @@ void ior__os_start_writing(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
+    if (ior__iocp_is_pipe(t)) {
+        ior__iocp_pipe_start_writing(t); /* pipe.c */
+        return;
+    }
     /* The completion of the send in flight continues with the rest. */
     if (sk->sending || sk->closed)
         return;

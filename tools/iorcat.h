@@ -19,6 +19,7 @@ typedef struct iorcat_opts {
     int half_close; /* -N: shutdown(SHUT_WR) on the socket at stdin EOF */
     int family;     /* 0, IOR_AF_INET (-4) or IOR_AF_INET6 (-6) */
     int progress;   /* --progress */
+    int no_stdin;   /* -d: do not read stdin */
     unsigned wait_s; /* -w: connect and idle timeout, 0: none */
     const char *host; /* connect: destination; listen: address or NULL */
     const char *local; /* -b / -s: local address */
@@ -38,12 +39,14 @@ typedef struct iorcat {
     int net_eof;       /* the peer half-closed the current connection */
     int sock_on_out;   /* sock is registered as stdout's producer */
     int finishing;     /* no further connection: wind down and exit */
+    int loop_done;     /* ior_loop_run has returned */
     int status;        /* exit status: 0 or 1 */
     int idle_closed;   /* the idle timeout closed the connection */
     int connections;   /* connections served */
 
     /* Listening (-l). */
     ior_listener_t *listener;
+    ior_timer_id listener_timer; /* its close, deferred to the loop */
     ior_transport_t **waiting; /* -k: accepted, paused, served in order */
     size_t nwaiting;
     size_t capwaiting;
@@ -57,7 +60,8 @@ typedef struct iorcat {
     ior_timer_id progress_timer;
     ior_timer_id idle_timer;
     uint64_t last_activity;
-    uint64_t start_ms;
+    uint64_t start_ms; /* first connection served; 0: none yet */
+    uint64_t end_ms;
     uint64_t sent;      /* stdin -> socket */
     uint64_t received;  /* socket -> stdout */
     uint64_t tick_ms;   /* last progress line */
@@ -80,7 +84,16 @@ int iorcat_open_stdio(iorcat_t *c);
  */
 void iorcat_connected(iorcat_t *c, ior_transport_t *t);
 
+/* Listens on the first of c->addrs that works (-l with an address). */
+void iorcat_listen_on(iorcat_t *c);
+
+/* Closes the listener from the loop (never inside its own callback). */
+void iorcat_close_listener(iorcat_t *c);
+
 /* Nothing more will be connected: close what is open and end the loop. */
 void iorcat_finish(iorcat_t *c);
+
+/* With -v or --progress: the totals and average rates on stderr. */
+void iorcat_report(const iorcat_t *c);
 
 #endif /* IORCAT_H */

@@ -1,0 +1,421 @@
+/*
+ * The threaded path of pipe.c: handles that cannot join a completion port
+ * (anonymous pipes, consoles, synchronous files, Wine's stdio). Each
+ * direction used gets one thread doing blocking ReadFile/WriteFile, which
+ * posts its result to the loop's port, so the loop itself never blocks and
+ * completions still arrive on the loop's thread (STYLE.md §7: the thread
+ * does I/O only; every core call stays on the loop).
+ *
+ * One job at a time per direction, handed over by an auto-reset event:
+ *  - the reader reads one buffer only when the loop asks (reading wanted
+ *    and the previous buffer delivered), so pause_producing stops it after
+ *    the read in flight, and a paused transport pins one buffer at most;
+ *  - the writer writes what the loop copied into its staging buffer and
+ *    reports the byte count. The copy is deliberate: a thread blocked in
+ *    WriteFile (a reader that never reads) may outlive the transport, and
+ *    must then not point into the core's queue, whose chunks are released
+ *    when the transport closes.
+ *
+ * Lifetime: the threads and the transport share a small refcounted block
+ * that owns the handle, the buffers and the events, and that the threads
+ * never reach beyond: they post to the port only while the block is not
+ * detached (checked under the block's lock, and the loop detaches before
+ * the transport goes). Closing detaches, wakes idle threads, cancels a
+ * blocked call (CancelSynchronousIo; CancelIoEx for an overlapped handle)
+ * and waits for the threads for a bounded time: a thread that cannot be
+ * stopped (a console read Windows will not cancel) is left to finish on
+ * its own, holding only the block, so ior_loop_free never hangs.
+ */
+#include "iocp.h"
+
+#include <string.h>
+
+/* How long closing waits for a thread to leave a blocking call. */
+#define IOR__PTHR_STOP_MS 250u
+
+/* A direction's job, as seen under the block's lock. */
+#define IOR__PTHR_IDLE 0   /* the loop owns the buffer; no job */
+#define IOR__PTHR_BUSY 1   /* the thread owns the buffer */
+#define IOR__PTHR_POSTED 2 /* done; a packet is in the port */
+
+struct ior__iocp_pthr;
+
+typedef struct ior__pdir {
+    struct ior__iocp_pthr *b;
+    HANDLE thread;
+    HANDLE go;     /* auto-reset: one job */
+    HANDLE ev;     /* overlapped handle: the request's event */
+    int is_write;
+    int state;     /* IOR__PTHR_*, under the lock */
+    char *buf;     /* IOR__IOCP_PIPE_CHUNK bytes */
+    DWORD len;     /* write: bytes to write */
+    uint64_t off;  /* overlapped file: where the next request starts */
+    ior__iocp_op_t *op; /* the transport's op, posted when a job ends */
+} ior__pdir_t;
+
+struct ior__iocp_pthr {
+    volatile LONG refs; /* the transport's + one per live thread */
+    SRWLOCK lock;
+    int detached; /* the transport closed: post nothing more */
+    HANDLE h;
+    HANDLE port;
+    int overlapped;
+    int is_file;
+    ior__pdir_t rd;
+    ior__pdir_t wr;
+};
+
+static void pdir_release(ior__pdir_t *d)
+{
+    if (d->go)
+        CloseHandle(d->go);
+    if (d->ev)
+        CloseHandle(d->ev);
+    ior__free(d->buf);
+}
+
+/* Any thread: the last reference closes the handle and frees the block. */
+static void pthr_unref(struct ior__iocp_pthr *b)
+{
+    if (InterlockedDecrement(&b->refs) != 0)
+        return;
+    CloseHandle(b->h);
+    pdir_release(&b->rd);
+    pdir_release(&b->wr);
+    ior__free(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* The threads                                                         */
+/* ------------------------------------------------------------------ */
+
+/* One blocking ReadFile/WriteFile; waits on an event for overlapped h. */
+static BOOL do_call(struct ior__iocp_pthr *b, ior__pdir_t *d, char *buf,
+                    DWORD len, DWORD *n)
+{
+    OVERLAPPED ov;
+    OVERLAPPED *pov = NULL;
+    BOOL ok;
+
+    *n = 0;
+    if (b->overlapped) {
+        memset(&ov, 0, sizeof(ov));
+        /* Low bit set: no completion packet, even if h is on some port. */
+        ov.hEvent = (HANDLE)((ULONG_PTR)d->ev | 1u);
+        if (b->is_file) {
+            ov.Offset = (DWORD)(d->off & 0xFFFFFFFFu);
+            ov.OffsetHigh = (DWORD)(d->off >> 32);
+        }
+        pov = &ov;
+    }
+    ok = d->is_write ? WriteFile(b->h, buf, len, n, pov)
+                     : ReadFile(b->h, buf, len, n, pov);
+    if (!ok && pov && GetLastError() == ERROR_IO_PENDING)
+        ok = GetOverlappedResult(b->h, pov, n, TRUE);
+    if (ok)
+        d->off += *n;
+    return ok;
+}
+
+/* Runs one job; returns the Win32 error (0 on success) and the count. */
+static DWORD do_job(struct ior__iocp_pthr *b, ior__pdir_t *d, DWORD *count)
+{
+    DWORD n = 0;
+    DWORD done = 0;
+
+    if (!d->is_write) {
+        if (!do_call(b, d, d->buf, IOR__IOCP_PIPE_CHUNK, &n)) {
+            *count = 0;
+            return GetLastError();
+        }
+        *count = n;
+        return 0;
+    }
+    /* A pipe takes all of a blocking write; a console may take less. */
+    while (done < d->len) {
+        if (!do_call(b, d, d->buf + done, d->len - done, &n)) {
+            *count = done;
+            return GetLastError();
+        }
+        if (n == 0)
+            break;
+        done += n;
+    }
+    *count = done;
+    return 0;
+}
+
+static DWORD WINAPI pdir_main(LPVOID arg)
+{
+    ior__pdir_t *d = (ior__pdir_t *)arg;
+    struct ior__iocp_pthr *b = d->b;
+
+    for (;;) {
+        DWORD count = 0;
+        DWORD err;
+        int stop;
+
+        WaitForSingleObject(d->go, INFINITE);
+        AcquireSRWLockExclusive(&b->lock);
+        stop = b->detached;
+        ReleaseSRWLockExclusive(&b->lock);
+        if (stop)
+            break;
+        err = do_job(b, d, &count);
+        AcquireSRWLockExclusive(&b->lock);
+        if (!b->detached) {
+            /* The op is the transport's, alive until it is detached. */
+            d->state = IOR__PTHR_POSTED;
+            d->op->ov.Offset = err; /* read back by the done function */
+            PostQueuedCompletionStatus(b->port, count, IOR__IOCP_KEY_IO,
+                                       &d->op->ov);
+        }
+        ReleaseSRWLockExclusive(&b->lock);
+    }
+    pthr_unref(b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loop side                                                           */
+/* ------------------------------------------------------------------ */
+
+static void set_state(struct ior__iocp_pthr *b, ior__pdir_t *d, int state)
+{
+    AcquireSRWLockExclusive(&b->lock);
+    d->state = state;
+    ReleaseSRWLockExclusive(&b->lock);
+}
+
+/* Hands the thread one job; its packet comes back through the port. */
+static void kick(ior__iocp_pipe_t *p, ior__pdir_t *d)
+{
+    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
+
+    set_state(p->thr, d, IOR__PTHR_BUSY);
+    memset(&d->op->ov, 0, sizeof(d->op->ov));
+    p->refs++;
+    /* Counts the request as outstanding until its done() runs. */
+    ior__iocp_op_started(lp, d->op, 0, 0, ERROR_IO_PENDING, 0);
+    SetEvent(d->go);
+}
+
+/* The thread's error travels in ov.Offset; the loop's own in err. */
+static DWORD job_error(ior__iocp_op_t *op, DWORD err)
+{
+    return err != 0 ? err : op->ov.Offset;
+}
+
+static void thr_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+{
+    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, rop);
+
+    p->reading = 0;
+    /* After the close the block may be gone: touch nothing of it. */
+    if (p->closed || p->freed || p->read_done) {
+        ior__iocp_pipe_unref(p);
+        return;
+    }
+    set_state(p->thr, &p->thr->rd, IOR__PTHR_IDLE);
+    err = job_error(op, err);
+    if (err == ERROR_MORE_DATA)
+        err = 0;
+    if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF ||
+        err == ERROR_PIPE_NOT_CONNECTED || (err == 0 && bytes == 0)) {
+        /* A zero-byte read is EOF too: a file's end, a console's ^Z. */
+        p->read_done = 1;
+        ior__core_read_eof(&p->base);
+    } else if (err != 0) {
+        p->read_done = 1;
+        ior__core_error(&p->base, ior__iocp_error(err), (int)err);
+    } else {
+        ior__core_read(&p->base, p->thr->rd.buf, bytes);
+    }
+    if (!p->closed && !p->read_done && !p->reading &&
+        ior__core_wants_read(&p->base))
+        ior__iocp_pthr_start_reading(p);
+    ior__iocp_pipe_unref(p);
+}
+
+/* Copies the head of the queue into the staging buffer and starts it. */
+static int thr_post_send(ior__iocp_pipe_t *p)
+{
+    ior__pdir_t *d = &p->thr->wr;
+    ior_buf_t bufs[16];
+    size_t n;
+
+    if (!d->thread)
+        return 0;
+    n = ior__core_send_begin(&p->base, bufs, 16, IOR__IOCP_PIPE_CHUNK);
+    if (n == 0)
+        return 0;
+    d->len =
+        (DWORD)ior__iocp_pipe_gather(d->buf, IOR__IOCP_PIPE_CHUNK, bufs, n);
+    p->sending = 1;
+    kick(p, d);
+    return 1;
+}
+
+static void thr_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+{
+    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, sop);
+    ior_transport_t *t = &p->base;
+
+    p->sending = 0;
+    err = job_error(op, err);
+    /* Also after a close: the chunks in flight must be released. */
+    ior__core_send_end(t, bytes);
+    if (!p->closed) {
+        set_state(p->thr, &p->thr->wr, IOR__PTHR_IDLE);
+        if (err != 0) {
+            ior__core_error(t,
+                            (err == ERROR_NO_DATA || err == ERROR_BROKEN_PIPE)
+                                ? IOR_EPIPE
+                                : ior__iocp_error(err),
+                            (int)err);
+        } else {
+            ior__core_drained(t);
+            if (!p->sending && !p->closed)
+                thr_post_send(p);
+        }
+    }
+    ior__iocp_pipe_unref(p);
+}
+
+void ior__iocp_pthr_start_reading(ior__iocp_pipe_t *p)
+{
+    if (p->thr->rd.thread && !p->reading) {
+        p->reading = 1;
+        kick(p, &p->thr->rd);
+    }
+}
+
+void ior__iocp_pthr_start_writing(ior__iocp_pipe_t *p)
+{
+    if (!thr_post_send(p))
+        ior__core_defer_drain(&p->base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                      */
+/* ------------------------------------------------------------------ */
+
+static int pdir_start(struct ior__iocp_pthr *b, ior__pdir_t *d, int is_write,
+                      ior__iocp_op_t *op)
+{
+    d->b = b;
+    d->is_write = is_write;
+    d->op = op;
+    d->go = CreateEventW(NULL, FALSE, FALSE, NULL);
+    d->ev = b->overlapped ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
+    d->buf = (char *)ior__malloc(IOR__IOCP_PIPE_CHUNK);
+    if (!d->buf)
+        return IOR_ENOMEM;
+    if (!d->go || (b->overlapped && !d->ev))
+        return ior__iocp_error(GetLastError());
+    /* A small stack: the thread only loops around one blocking call. */
+    InterlockedIncrement(&b->refs);
+    d->thread = CreateThread(NULL, 64 * 1024, pdir_main, d,
+                             STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (!d->thread) {
+        InterlockedDecrement(&b->refs);
+        return IOR_EAGAIN;
+    }
+    return 0;
+}
+
+/* Stops a thread within IOR__PTHR_STOP_MS, else leaves it to finish. */
+static void pdir_stop(struct ior__iocp_pthr *b, ior__pdir_t *d)
+{
+    ULONGLONG start = GetTickCount64();
+
+    if (!d->thread)
+        return;
+    SetEvent(d->go); /* an idle thread wakes, sees detached, leaves */
+    /*
+     * A thread between its detached check and its blocking call is not
+     * cancellable yet: cancel again until it has left.
+     */
+    while (WaitForSingleObject(d->thread, 1) == WAIT_TIMEOUT &&
+           GetTickCount64() - start < IOR__PTHR_STOP_MS) {
+        CancelSynchronousIo(d->thread);
+        if (b->overlapped)
+            CancelIoEx(b->h, NULL);
+    }
+    CloseHandle(d->thread);
+    d->thread = NULL;
+}
+
+/*
+ * A job the thread will no longer post (detached while busy) completes
+ * through the loop's ready list instead, so every started request still
+ * gets exactly one done() and the outstanding count stays right.
+ */
+static void complete_aborted(ior__iocp_loop_t *lp, ior__iocp_op_t *op)
+{
+    lp->outstanding--;
+    ior__iocp_op_started(lp, op, 0, 0, ERROR_OPERATION_ABORTED, 0);
+}
+
+void ior__iocp_pthr_close(ior__iocp_pipe_t *p)
+{
+    struct ior__iocp_pthr *b = p->thr;
+    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
+    int rs;
+    int ws;
+
+    AcquireSRWLockExclusive(&b->lock);
+    b->detached = 1;
+    rs = b->rd.state;
+    ws = b->wr.state;
+    ReleaseSRWLockExclusive(&b->lock);
+    if (rs == IOR__PTHR_BUSY)
+        complete_aborted(lp, &p->rop);
+    if (ws == IOR__PTHR_BUSY)
+        complete_aborted(lp, &p->sop);
+    pdir_stop(b, &b->rd);
+    pdir_stop(b, &b->wr);
+    p->thr = NULL;
+    pthr_unref(b);
+}
+
+int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
+                        int overlapped, int is_file, unsigned dirs)
+{
+    struct ior__iocp_pthr *b;
+    int rc = 0;
+
+    b = (struct ior__iocp_pthr *)ior__calloc(1, sizeof(*b));
+    if (!b)
+        return IOR_ENOMEM;
+    b->refs = 1; /* the transport's */
+    InitializeSRWLock(&b->lock);
+    b->h = h;
+    b->port = lp->port;
+    b->overlapped = overlapped;
+    b->is_file = is_file && overlapped;
+    if (b->is_file) {
+        LARGE_INTEGER zero;
+        LARGE_INTEGER pos;
+        zero.QuadPart = 0;
+        if (SetFilePointerEx(h, zero, &pos, FILE_CURRENT))
+            b->rd.off = b->wr.off = (uint64_t)pos.QuadPart;
+    }
+    p->rop.done = thr_read_done;
+    p->sop.done = thr_send_done;
+    if (dirs & IOR_PIPE_READ)
+        rc = pdir_start(b, &b->rd, 0, &p->rop);
+    if (rc == 0 && (dirs & IOR_PIPE_WRITE))
+        rc = pdir_start(b, &b->wr, 1, &p->sop);
+    if (rc != 0) {
+        /* The handle stays the caller's: stop what started, keep h. */
+        b->h = GetCurrentProcess(); /* a pseudo-handle: closing is a no-op */
+        b->detached = 1;
+        pdir_stop(b, &b->rd);
+        pdir_stop(b, &b->wr);
+        pthr_unref(b);
+        return rc;
+    }
+    p->thr = b;
+    return 0;
+}

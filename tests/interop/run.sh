@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# iorcat against Debian's netcat-openbsd (nc), over loopback:
+#   tests/interop/run.sh NATIVE_BUILD_DIR [WINDOWS_BUILD_DIR]
+# runs each case with the native iorcat (NATIVE_BUILD_DIR/tools/iorcat) and,
+# when a Windows build directory is given, again with iorcat.exe under Wine
+# (through ci/wine-run). 16 MiB of random data each way, checked by SHA-256:
+#   nc-server-both   nc -l -N  <->  iorcat       (both directions at once)
+#   nc-server-up     nc -l     <--  iorcat -N    (upload, half-close)
+#   iorcat-server    iorcat -l -N  <->  nc -N    (both ways, half-close both)
+#   iorcat-server-up iorcat -l     <--  nc -N    (iorcat's stdin empty)
+# nc -l quits as soon as its client half-closes, even with its own stdin
+# unsent, so nc -l never gets a half-closing client while it still sends.
+# Servers bind port 0 and report the real port (-v); every process runs
+# under `timeout`. Prints one line per case and "N passed, M failed" last;
+# exits non-zero if any case fails.
+#
+# Wine: IOR_WINEPREFIX if set (the caller owns that prefix and its
+# wineserver), else a private prefix in WINDOWS_BUILD_DIR/wineprefix-interop
+# whose wineserver this script starts (-p) and stops (-k).
+# IOR_INTEROP_MIB (default 16), IOR_INTEROP_TIMEOUT (seconds, default 120).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 NATIVE_BUILD_DIR [WINDOWS_BUILD_DIR]" >&2
+    exit 2
+fi
+native_dir=$(cd "$1" && pwd)
+win_dir=""
+if [ $# -eq 2 ] && [ -n "$2" ]; then
+    win_dir=$(cd "$2" && pwd)
+fi
+mib="${IOR_INTEROP_MIB:-16}"
+limit="${IOR_INTEROP_TIMEOUT:-120}"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ior-interop.XXXXXX")
+pids=()
+own_wine=0
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$own_wine" -eq 1 ]; then
+        wineserver -k 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+forget_pid() {
+    local keep=() p
+    for p in "${pids[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    pids=("${keep[@]}")
+}
+
+passed=0
+failed=0
+results=()
+
+# wait_port <stderr file> <pid> <regex with the port as the last field>:
+# prints the port once the server has written its listening line.
+wait_port() {
+    local file=$1 pid=$2 re=$3 i line
+    for ((i = 0; i < limit * 10; i++)); do
+        line=$(grep -m 1 -E "$re" "$file" 2>/dev/null || true)
+        if [ -n "$line" ]; then
+            line=${line%$'\r'}
+            echo "${line##*[: ]}"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_exit <pid> <seconds>: 0 once pid has exited; else kills it, 1.
+wait_exit() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill "$1" 2>/dev/null || true
+    return 1
+}
+
+sum() { sha256sum "$1" | cut -d ' ' -f 1; }
+
+# check <label> <got file> <want file>: appends a mismatch to $why.
+check() {
+    if [ "$(sum "$2")" != "$(sum "$3")" ]; then
+        why+="${why:+; }$1: $(stat -c %s "$2") bytes, sha256 differs"
+    fi
+}
+
+# run_case <name> <platform> <server kind: nc|iorcat> <server stdin>
+#          <client stdin> <server args...> -- <client args...>
+# The server's stdout goes to srv.out, the client's to cli.out. The
+# client's last argument is the port, appended here.
+run_case() {
+    local name=$1 plat=$2 kind=$3 sin=$4 cin=$5
+    shift 5
+    local sargs=() cargs=()
+    while [ "$1" != -- ]; do
+        sargs+=("$1")
+        shift
+    done
+    shift
+    cargs=("$@")
+    local d="$work/$plat-$name" re port spid src=0 crc=0 t0
+    mkdir -p "$d"
+    why=""
+    t0=$(date +%s.%N)
+    if [ "$kind" = nc ]; then
+        re='^Listening on [^ ]+ [0-9]+'
+    else
+        re='^iorcat: listening on .*:[0-9]+'
+    fi
+    timeout "$limit" "${sargs[@]}" <"$sin" >"$d/srv.out" 2>"$d/srv.err" &
+    spid=$!
+    pids+=("$spid")
+    if port=$(wait_port "$d/srv.err" "$spid" "$re"); then
+        timeout "$limit" "${cargs[@]}" "$port" <"$cin" >"$d/cli.out" \
+            2>"$d/cli.err" || crc=$?
+        # A server whose client is gone ends within seconds, or never.
+        wait_exit "$spid" "$([ "$crc" -eq 0 ] && echo 15 || echo 2)" ||
+            why="server still running after its client ended"
+        wait "$spid" || src=$?
+    else
+        why="server did not report a port"
+        kill "$spid" 2>/dev/null || true
+        wait "$spid" 2>/dev/null || true
+        touch "$d/cli.out" "$d/cli.err"
+    fi
+    forget_pid "$spid"
+    [ "$src" -eq 0 ] || why+="${why:+; }server exit status $src"
+    [ "$crc" -eq 0 ] || why+="${why:+; }client exit status $crc"
+    # What each side sent must arrive whole at the other.
+    check "server received" "$d/srv.out" "$cin"
+    check "client received" "$d/cli.out" "$sin"
+    local secs
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    if [ -z "$why" ]; then
+        passed=$((passed + 1))
+        results+=("PASS  $plat  $name  ($(stat -c %s "$d/srv.out") B up, $(stat -c %s "$d/cli.out") B down, $secs s)")
+    else
+        failed=$((failed + 1))
+        results+=("FAIL  $plat  $name  ($why)")
+        echo "--- $plat $name: server stderr"
+        cat "$d/srv.err"
+        echo "--- $plat $name: client stderr"
+        cat "$d/cli.err"
+    fi
+    echo "${results[-1]}"
+}
+
+# run_all <platform> <iorcat command...>
+run_all() {
+    local plat=$1
+    shift
+    local cat=("$@") a="$work/a.bin" b="$work/b.bin" none=/dev/null
+    run_case nc-server-both "$plat" nc "$a" "$b" \
+        nc -l -N -v -n 127.0.0.1 0 -- "${cat[@]}" 127.0.0.1
+    run_case nc-server-up "$plat" nc "$none" "$b" \
+        nc -l -v -n 127.0.0.1 0 -- "${cat[@]}" -N 127.0.0.1
+    run_case iorcat-server "$plat" iorcat "$a" "$b" \
+        "${cat[@]}" -l -N -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
+    run_case iorcat-server-up "$plat" iorcat "$none" "$b" \
+        "${cat[@]}" -l -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
+}
+
+command -v nc >/dev/null || { echo "nc (netcat-openbsd) not found" >&2; exit 1; }
+head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/a.bin"
+head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/b.bin"
+echo "interop with $(dpkg-query -W -f='${Package} ${Version}' netcat-openbsd \
+    2>/dev/null || echo nc), $mib MiB each way"
+
+if [ -x "$native_dir/tools/iorcat" ]; then
+    run_all native "$native_dir/tools/iorcat"
+else
+    failed=$((failed + 1))
+    results+=("FAIL  native  (no $native_dir/tools/iorcat)")
+    echo "${results[-1]}"
+fi
+
+if [ -z "$win_dir" ]; then
+    echo "SKIP  wine  (no Windows build directory given)"
+elif [ ! -f "$win_dir/tools/iorcat.exe" ]; then
+    failed=$((failed + 1))
+    results+=("FAIL  wine  (no $win_dir/tools/iorcat.exe)")
+    echo "${results[-1]}"
+else
+    export WINEDEBUG="${WINEDEBUG:--all}"
+    if [ -z "${IOR_WINEPREFIX:-}" ]; then
+        export IOR_WINEPREFIX="$win_dir/wineprefix-interop"
+        export WINEPREFIX="$IOR_WINEPREFIX"
+        mkdir -p "$WINEPREFIX"
+        wineserver -p
+        own_wine=1
+        "$root/ci/wine-run" wineboot --init >/dev/null 2>&1 || true
+    fi
+    run_all wine "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
+fi
+
+echo
+echo "interop summary:"
+printf '  %s\n' "${results[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
