@@ -201,24 +201,3 @@ void ior_udp_close(ior_udp_t *u)
     ior__iocp_udp_unref(u);
 }
 
-/*
- * The socket as a producer. The same on every backend: a candidate for
- * common/ (it only calls the public functions).
- */
-static void producer_pause(void *user)
-{
-    ior_udp_pause_reading((ior_udp_t *)user);
-}
-
-static void producer_resume(void *user)
-{
-    ior_udp_resume_reading((ior_udp_t *)user);
-}
-
-static void producer_stop(void *user)
-{
-    ior_udp_close((ior_udp_t *)user);
-}
-
-const ior_producer_ops_t ior_udp_producer_ops = {
-    producer_pause, producer_resume, producer_stop};

@@ -64,6 +64,8 @@ static void fd_update(ior__fd_t *f)
         ev |= IOR__IO_READ;
     if (f->want_write)
         ev |= IOR__IO_WRITE;
+    if (f->watch_hup)
+        ev |= IOR__IO_READ; /* a pipe's write end is never readable */
     if (ior__io_set(IOR__PL(f->base.loop), &f->io, ev) != 0) {
         /* Out of memory growing the poll set: fail the transport. */
         f->want_read = 0;
@@ -215,6 +217,17 @@ static void fd_on_readable(ior__posix_loop_t *pl, ior__fd_t *f)
 static void fd_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
 {
     ior__fd_t *f = (ior__fd_t *)((char *)io - offsetof(ior__fd_t, io));
+    if ((rev & IOR__IO_ERR) && f->watch_hup && !f->want_write) {
+        /*
+         * The reader (a child) closed its end while we had nothing to
+         * send: finish as lose_connection does (IOR_EDONE), since nothing
+         * was lost. With bytes queued the send reports IOR_EPIPE instead.
+         */
+        f->watch_hup = 0;
+        fd_update(f);
+        (void)ior_transport_lose_connection(&f->base);
+        return;
+    }
     if ((rev & (IOR__IO_READ | IOR__IO_ERR)) && f->want_read)
         fd_on_readable(pl, f);
     if ((rev & (IOR__IO_WRITE | IOR__IO_ERR)) && f->want_write && !f->closed)
@@ -261,6 +274,11 @@ void ior__os_transport_free(ior_transport_t *t)
     ior__posix_loop_t *pl = IOR__PL(t->loop);
     if (!f->closed)
         ior__os_close(t, 1);
+    if (f->proc != NULL) {
+        struct ior_process *p = f->proc;
+        f->proc = NULL;
+        ior__process_stdio_gone(p, f->proc_index);
+    }
     if (pl->dispatching) {
         f->zombie_next = pl->zombies;
         pl->zombies = f;

@@ -71,6 +71,17 @@ extern const ior__poller_ops_t ior__poller_epoll;
 extern const ior__poller_ops_t ior__poller_poll;
 
 struct ior__fd;
+struct ior_process;
+
+/*
+ * Memory (a UDP socket, a process) released while a dispatch runs: freed
+ * when the dispatch ends, as transports are, so a later event of the same
+ * batch never reads freed memory. Embedded in the object it frees.
+ */
+typedef struct ior__later {
+    struct ior__later *next;
+    void *mem;
+} ior__later_t;
 
 struct ior__posix_loop {
     struct ior_loop base;
@@ -103,7 +114,12 @@ struct ior__posix_loop {
      */
     int dispatching;
     struct ior__fd *zombies;
-    size_t nzombies;
+    ior__later_t *later; /* other objects, same rule (ior__posix_free_later) */
+    size_t nzombies;     /* both lists */
+
+    /* Child processes (process.c, child_signal.c). */
+    struct ior_process *chld_list; /* watched through SIGCHLD, not a pidfd */
+    ior__io_t chld_io; /* this loop's SIGCHLD channel, fd -1 if none */
 };
 
 typedef struct ior__posix_loop ior__posix_loop_t;
@@ -120,6 +136,14 @@ struct ior__fd {
     unsigned char closed;     /* ior__os_close done, fd is gone */
     unsigned char is_tcp;
     unsigned char is_socket; /* recv/sendmsg; else read/writev (pipes) */
+    /*
+     * A child's stdin (write end of a pipe): stay in the poller so the
+     * child closing its end (POLLERR) ends the transport even when we are
+     * not writing, as Twisted's ProcessWriter does.
+     */
+    unsigned char watch_hup;
+    unsigned char proc_index; /* which stdio of proc */
+    struct ior_process *proc; /* told when the core frees this transport */
     struct ior__fd *zombie_next;
 };
 
@@ -136,6 +160,9 @@ void ior__close_fd(int fd);
 /* A non-blocking, close-on-exec pipe; 0 or -errno. */
 int ior__posix_pipe(int fds[2]);
 
+/* Frees mem now, or when the running dispatch ends. */
+void ior__posix_free_later(ior__posix_loop_t *pl, ior__later_t *z, void *mem);
+
 /* signal.c: undoes ior__os_stop_on_interrupt for this loop, if it was set. */
 void ior__posix_signal_close(ior__posix_loop_t *pl);
 
@@ -144,6 +171,19 @@ void ior__posix_signal_close(ior__posix_loop_t *pl);
 ior__fd_t *ior__fd_alloc(void);
 /* Binds the socket to f and makes it a live core transport. */
 void ior__fd_open(ior__fd_t *f, ior_loop_t *loop, int fd);
+
+/* process.c: stdio transport `which` of p was freed by the core. */
+void ior__process_stdio_gone(struct ior_process *p, int which);
+/* process.c: SIGCHLD arrived; look at every child on pl->chld_list. */
+void ior__process_sigchld(ior__posix_loop_t *pl);
+
+/* child_signal.c: the SIGCHLD fallback when pidfds are unavailable. */
+/* Installs the handler and gives the loop its channel; 0 or IOR_E*. */
+int ior__chld_open(ior__posix_loop_t *pl);
+/* Makes the loop look at its children on the next dispatch. */
+void ior__chld_poke(ior__posix_loop_t *pl);
+/* Gives the channel back (loop destroy). */
+void ior__chld_close(ior__posix_loop_t *pl);
 
 /* error.c: errno → IOR_E*, the one translation function. */
 int ior__posix_error(int err);

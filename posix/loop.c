@@ -224,6 +224,7 @@ int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
     pl->wake_io.fd = -1;
     pl->wake_wfd = -1;
     pl->sig_io.fd = -1;
+    pl->chld_io.fd = -1;
     if (pthread_mutex_init(&pl->lock, NULL) != 0) {
         ior__free(pl);
         return IOR_ENOMEM;
@@ -247,6 +248,7 @@ void ior__os_loop_destroy(ior_loop_t *loop)
 {
     ior__posix_loop_t *pl = IOR__PL(loop);
     ior__posix_signal_close(pl);
+    ior__chld_close(pl);
     wake_close(pl);
     ior__close_fd(pl->reserve_fd);
     pl->poller->cleanup(pl);
@@ -265,6 +267,24 @@ static void free_zombies(ior__posix_loop_t *pl)
         pl->nzombies--;
         ior__free(f);
     }
+    while (pl->later != NULL) {
+        ior__later_t *z = pl->later;
+        pl->later = z->next;
+        pl->nzombies--;
+        ior__free(z->mem);
+    }
+}
+
+void ior__posix_free_later(ior__posix_loop_t *pl, ior__later_t *z, void *mem)
+{
+    if (!pl->dispatching) {
+        ior__free(mem);
+        return;
+    }
+    z->mem = mem;
+    z->next = pl->later;
+    pl->later = z;
+    pl->nzombies++;
 }
 
 void ior__os_loop_poll(ior_loop_t *loop, int timeout_ms)

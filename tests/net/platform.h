@@ -6,6 +6,7 @@
 #ifndef IOR_TEST_PLATFORM_H
 #define IOR_TEST_PLATFORM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Raises the open-descriptor limit as far as allowed; returns the limit
@@ -23,5 +24,25 @@ void nu_thread_join(nu_thread_t *th);
  */
 int nu_platform_listen_noaccept(int backlog, uint16_t *port, intptr_t *h);
 void nu_platform_close_socket(intptr_t h);
+
+/*
+ * Pipes and files for test_net_pipe.c, as OS handles for ior_pipe_open.
+ * Kinds: POSIX has one of each (pipe2; open). Windows has two of each, so
+ * both paths of the backend run: pipe kind 0 is an overlapped named pipe
+ * pair (the completion-port path), 1 an anonymous CreatePipe pair (the
+ * thread path); file kind 0 is opened with FILE_FLAG_OVERLAPPED, 1
+ * without (the thread path).
+ */
+int nu_platform_pipe_kinds(void);
+int nu_platform_file_kinds(void);
+const char *nu_platform_pipe_kind_name(int kind);
+/* *rd reads what *wr writes. Returns 0, or -1. */
+int nu_platform_pipe(int kind, intptr_t *rd, intptr_t *wr);
+void nu_platform_close_handle(intptr_t h);
+/* A new empty temporary file; its path in buf. Returns 0, or -1. */
+int nu_platform_temp_file(char *buf, size_t len);
+/* Opens path for reading, or for writing (truncated). 0, or -1. */
+int nu_platform_file_open(const char *path, int for_write, int kind,
+                          intptr_t *h);
 
 #endif

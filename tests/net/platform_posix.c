@@ -2,6 +2,8 @@
 #include "platform.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -82,4 +84,67 @@ int nu_platform_listen_noaccept(int backlog, uint16_t *port, intptr_t *h)
 void nu_platform_close_socket(intptr_t h)
 {
     close((int)h);
+}
+
+/* --- Pipes and files ------------------------------------------------------ */
+
+int nu_platform_pipe_kinds(void)
+{
+    return 1;
+}
+
+int nu_platform_file_kinds(void)
+{
+    return 1;
+}
+
+const char *nu_platform_pipe_kind_name(int kind)
+{
+    (void)kind;
+    return "pipe";
+}
+
+int nu_platform_pipe(int kind, intptr_t *rd, intptr_t *wr)
+{
+    int fds[2];
+    (void)kind;
+    if (pipe(fds) != 0)
+        return -1;
+    (void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    (void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    *rd = fds[0];
+    *wr = fds[1];
+    return 0;
+}
+
+void nu_platform_close_handle(intptr_t h)
+{
+    close((int)h);
+}
+
+int nu_platform_temp_file(char *buf, size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd;
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    if ((size_t)snprintf(buf, len, "%s/ior-pipe-XXXXXX", dir) >= len)
+        return -1;
+    fd = mkstemp(buf);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+int nu_platform_file_open(const char *path, int for_write, int kind,
+                          intptr_t *h)
+{
+    int fd = for_write ? open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+                       : open(path, O_RDONLY | O_CLOEXEC);
+    (void)kind;
+    if (fd < 0)
+        return -1;
+    *h = fd;
+    return 0;
 }

@@ -4,6 +4,7 @@
 #include <winsock2.h>
 #include <windows.h>
 #include <process.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,4 +80,98 @@ void nu_platform_close_socket(intptr_t h)
 {
     closesocket((SOCKET)h);
     WSACleanup();
+}
+
+/* --- Pipes and files ------------------------------------------------------ */
+
+int nu_platform_pipe_kinds(void)
+{
+    return 2;
+}
+
+int nu_platform_file_kinds(void)
+{
+    return 2;
+}
+
+const char *nu_platform_pipe_kind_name(int kind)
+{
+    return kind == 0 ? "overlapped named pipe" : "anonymous pipe";
+}
+
+/* A unique name per call: the process id and a counter. */
+static int named_pipe(intptr_t *rd, intptr_t *wr)
+{
+    static volatile LONG counter;
+    char name[96];
+    HANDLE srv;
+    HANDLE cli;
+    OVERLAPPED ov;
+    snprintf(name, sizeof(name), "\\\\.\\pipe\\ior-net-pipe-%lu-%ld",
+             (unsigned long)GetCurrentProcessId(),
+             (long)InterlockedIncrement(&counter));
+    srv = CreateNamedPipeA(name,
+                           PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED |
+                               FILE_FLAG_FIRST_PIPE_INSTANCE,
+                           PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                               PIPE_REJECT_REMOTE_CLIENTS,
+                           1, 65536, 65536, 0, NULL);
+    if (srv == INVALID_HANDLE_VALUE)
+        return -1;
+    cli = CreateFileA(name, GENERIC_WRITE | FILE_READ_ATTRIBUTES, 0, NULL,
+                      OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+    if (cli == INVALID_HANDLE_VALUE) {
+        CloseHandle(srv);
+        return -1;
+    }
+    /* The client is connected already: this returns ERROR_PIPE_CONNECTED. */
+    memset(&ov, 0, sizeof(ov));
+    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (!ConnectNamedPipe(srv, &ov) && GetLastError() == ERROR_IO_PENDING)
+        WaitForSingleObject(ov.hEvent, INFINITE);
+    CloseHandle(ov.hEvent);
+    *rd = (intptr_t)srv;
+    *wr = (intptr_t)cli;
+    return 0;
+}
+
+int nu_platform_pipe(int kind, intptr_t *rd, intptr_t *wr)
+{
+    HANDLE r;
+    HANDLE w;
+    if (kind == 0)
+        return named_pipe(rd, wr);
+    if (!CreatePipe(&r, &w, NULL, 0))
+        return -1;
+    *rd = (intptr_t)r;
+    *wr = (intptr_t)w;
+    return 0;
+}
+
+void nu_platform_close_handle(intptr_t h)
+{
+    CloseHandle((HANDLE)h);
+}
+
+int nu_platform_temp_file(char *buf, size_t len)
+{
+    char dir[MAX_PATH];
+    DWORD n = GetTempPathA(sizeof(dir), dir);
+    if (n == 0 || n >= sizeof(dir) || len < MAX_PATH)
+        return -1;
+    return GetTempFileNameA(dir, "ior", 0, buf) != 0 ? 0 : -1;
+}
+
+int nu_platform_file_open(const char *path, int for_write, int kind,
+                          intptr_t *h)
+{
+    DWORD flags = kind == 0 ? FILE_FLAG_OVERLAPPED : FILE_ATTRIBUTE_NORMAL;
+    HANDLE f = CreateFileA(path, for_write ? GENERIC_WRITE : GENERIC_READ,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                           for_write ? CREATE_ALWAYS : OPEN_EXISTING, flags,
+                           NULL);
+    if (f == INVALID_HANDLE_VALUE)
+        return -1;
+    *h = (intptr_t)f;
+    return 0;
 }

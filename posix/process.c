@@ -1,0 +1,557 @@
+/*
+ * Child processes: posix_spawn with the child's stdin, stdout and stderr
+ * on pipes whose parent ends are ordinary pipe transports (pipe.c, fd.c):
+ * the same consumer core, so a producer can feed stdin and pausing stdout
+ * stops reading it until the child blocks on a full pipe.
+ *
+ * Spawning: the pipes are made close-on-exec (every ior descriptor is), so
+ * the child inherits nothing but the three ends dup2'd onto 0, 1 and 2.
+ * Signal dispositions and the mask are reset in the child
+ * (POSIX_SPAWN_SETSIGDEF / SETSIGMASK): ior ignores SIGPIPE, and a child
+ * must not inherit that. The program is looked up (PATH, execute
+ * permission) before spawning, so a missing one is IOR_ENOENT from
+ * ior_process_spawn itself even where posix_spawn cannot report the
+ * exec failure (vfork-less implementations, valgrind); posix_spawn's own
+ * result is checked as well.
+ *
+ * Exit: a pidfd (Linux >= 5.3) watched by the poller becomes readable when
+ * the child exits; elsewhere SIGCHLD through a self-pipe (child_signal.c).
+ * Either way waitpid(pid, WNOHANG) reaps that one child; nothing polls.
+ * Setting IOR_PROCESS_NO_PIDFD in the environment forces the fallback
+ * (the tests run both).
+ *
+ * process_ended runs once the child is reaped AND its three transports
+ * have been freed by the core (after their connection_lost): fd.c tells
+ * us through ior__process_stdio_gone. Mirrors Twisted's
+ * maybeCallProcessEnded. A stdio transport the user gave no protocol
+ * reads and discards (stdout, stderr) or stays idle (stdin), so a child
+ * never gets SIGPIPE because its output was ignored. The child's stdin is
+ * watched for its reader going away (fd.c, watch_hup): a child that exits
+ * without reading its input still ends the stdin transport.
+ *
+ * ior_loop_free with children still running: the pipes are closed (the
+ * transports are aborted by the loop), a child that has already exited is
+ * reaped, and a running one is left running and is not waited for;
+ * process_ended is not called. Killing it would surprise a program that
+ * meant to leave a daemon behind; waiting could block forever.
+ */
+#include "internal_posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+extern char **environ;
+
+struct ior_process {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior_loop_t *loop;
+    const ior_process_ops_t *ops;
+    void *user;
+    pid_t pid;
+    ior_transport_t *stdio[3]; /* NULL once freed by the core */
+    int open_stdio;
+    ior__io_t pid_io; /* the pidfd; fd -1 when SIGCHLD is used */
+    struct ior_process *chld_next;
+    struct ior_process *chld_prev;
+    unsigned char on_chld_list;
+    unsigned char exited; /* reaped */
+    unsigned char ended;  /* process_ended delivered */
+    int exit_code;
+    int term_signal;
+    ior__later_t later;
+};
+
+static const ior_protocol_ops_t null_proto = {NULL, NULL, NULL, NULL};
+
+/* --- Lifetime ------------------------------------------------------------ */
+
+static void chld_unlink(ior_process_t *p)
+{
+    ior__posix_loop_t *pl = IOR__PL(p->loop);
+    if (!p->on_chld_list)
+        return;
+    if (p->chld_prev != NULL)
+        p->chld_prev->chld_next = p->chld_next;
+    else
+        pl->chld_list = p->chld_next;
+    if (p->chld_next != NULL)
+        p->chld_next->chld_prev = p->chld_prev;
+    p->chld_next = p->chld_prev = NULL;
+    p->on_chld_list = 0;
+}
+
+/* Stops watching for the exit (pidfd or SIGCHLD list). */
+static void unwatch(ior_process_t *p)
+{
+    if (p->pid_io.fd >= 0) {
+        ior__io_stop(IOR__PL(p->loop), &p->pid_io);
+        ior__close_fd(p->pid_io.fd);
+        p->pid_io.fd = -1;
+    }
+    chld_unlink(p);
+}
+
+static void process_free(ior_process_t *p)
+{
+    int i;
+    for (i = 0; i < 3; i++) {
+        if (p->stdio[i] != NULL)
+            ((ior__fd_t *)p->stdio[i])->proc = NULL;
+        p->stdio[i] = NULL;
+    }
+    unwatch(p);
+    ior__core_handle_remove(p->loop, &p->handle);
+    ior__posix_free_later(IOR__PL(p->loop), &p->later, p);
+}
+
+static void maybe_end(ior_process_t *p)
+{
+    if (!p->exited || p->open_stdio > 0 || p->ended)
+        return;
+    p->ended = 1;
+    if (p->ops->process_ended != NULL)
+        p->ops->process_ended(p, p->user, p->exit_code, p->term_signal);
+    process_free(p);
+}
+
+void ior__process_stdio_gone(ior_process_t *p, int which)
+{
+    p->stdio[which] = NULL;
+    p->open_stdio--;
+    maybe_end(p);
+}
+
+/* Reaps p if it has exited; returns 1 if it did. */
+static int try_reap(ior_process_t *p)
+{
+    int st = 0;
+    pid_t r;
+    do {
+        r = waitpid(p->pid, &st, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    p->exited = 1;
+    if (r < 0) { /* ECHILD: someone else reaped it; the status is lost */
+        p->exit_code = -1;
+        p->term_signal = 0;
+    } else if (WIFSIGNALED(st)) {
+        p->exit_code = -1;
+        p->term_signal = WTERMSIG(st);
+    } else {
+        p->exit_code = WEXITSTATUS(st);
+        p->term_signal = 0;
+    }
+    unwatch(p);
+    return 1;
+}
+
+static void on_pidfd(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
+{
+    ior_process_t *p =
+        (ior_process_t *)((char *)io - offsetof(ior_process_t, pid_io));
+    (void)pl;
+    (void)revents;
+    if (try_reap(p))
+        maybe_end(p);
+}
+
+void ior__process_sigchld(ior__posix_loop_t *pl)
+{
+    ior_process_t *p = pl->chld_list;
+    while (p != NULL) {
+        ior_process_t *next = p->chld_next;
+        if (try_reap(p))
+            maybe_end(p); /* may free p, never another child */
+        p = next;
+    }
+}
+
+static void handle_close(ior__handle_t *h)
+{
+    ior_process_t *p = (ior_process_t *)h;
+    if (!p->exited)
+        (void)try_reap(p); /* only if it is already gone: never waits */
+    process_free(p);
+}
+
+/* --- Watching for the exit ------------------------------------------------ */
+
+static int open_pidfd(pid_t pid)
+{
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    const char *off = getenv("IOR_PROCESS_NO_PIDFD");
+    if (off != NULL && off[0] != '\0')
+        return -1;
+    return (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/*
+ * Called right after the spawn; the child may have exited already, which
+ * both paths notice (a pidfd of a zombie is readable; the poke makes the
+ * SIGCHLD path look once).
+ */
+static int watch(ior_process_t *p)
+{
+    ior__posix_loop_t *pl = IOR__PL(p->loop);
+    int fd = open_pidfd(p->pid);
+    int r;
+    if (fd >= 0) {
+        ior__io_init(&p->pid_io, fd, on_pidfd);
+        if (ior__io_set(pl, &p->pid_io, IOR__IO_READ) == 0)
+            return 0;
+        ior__close_fd(fd);
+        p->pid_io.fd = -1;
+    }
+    r = ior__chld_open(pl);
+    if (r != 0)
+        return r;
+    p->chld_next = pl->chld_list;
+    if (pl->chld_list != NULL)
+        pl->chld_list->chld_prev = p;
+    pl->chld_list = p;
+    p->on_chld_list = 1;
+    ior__chld_poke(pl);
+    return 0;
+}
+
+/* --- Finding the program -------------------------------------------------- */
+
+/* 0 if path is an executable regular file, else IOR_ENOENT / IOR_EACCES. */
+static int check_exec(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == EACCES ? IOR_EACCES : IOR_ENOENT;
+    if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+        return IOR_EACCES;
+    return 0;
+}
+
+/*
+ * Searches PATH as execvp does (an empty entry is the current directory);
+ * *out is an ior__malloc'd path. A file that exists but cannot be run is
+ * remembered: IOR_EACCES if nothing better is found.
+ */
+static int search_path(const char *file, char **out)
+{
+    const char *path = getenv("PATH");
+    size_t flen = strlen(file);
+    int err = IOR_ENOENT;
+    if (path == NULL)
+        path = "/usr/local/bin:/bin:/usr/bin";
+    for (;;) {
+        const char *end = strchr(path, ':');
+        size_t dlen = end != NULL ? (size_t)(end - path) : strlen(path);
+        char *cand = ior__malloc(dlen + flen + 3);
+        int r;
+        if (cand == NULL)
+            return IOR_ENOMEM;
+        if (dlen == 0) {
+            memcpy(cand, "./", 2);
+            dlen = 2;
+        } else {
+            memcpy(cand, path, dlen);
+            cand[dlen++] = '/';
+        }
+        memcpy(cand + dlen, file, flen + 1);
+        r = check_exec(cand);
+        if (r == 0) {
+            *out = cand;
+            return 0;
+        }
+        ior__free(cand);
+        if (r == IOR_EACCES)
+            err = IOR_EACCES;
+        if (end == NULL)
+            break;
+        path = end + 1;
+    }
+    return err;
+}
+
+/*
+ * The program to run: *resolved is NULL (use file as given) or a path
+ * from PATH. A relative path with a cwd is checked by posix_spawn only,
+ * since it names a file relative to the child's directory.
+ */
+static int find_program(const char *file, const char *cwd, char **resolved)
+{
+    *resolved = NULL;
+    if (file[0] == '\0')
+        return IOR_ENOENT;
+    if (strchr(file, '/') == NULL)
+        return search_path(file, resolved);
+    if (file[0] == '/' || cwd == NULL)
+        return check_exec(file);
+    return 0;
+}
+
+/* --- Pipes and spawning --------------------------------------------------- */
+
+/* Moves fd to 3 or above, so dup2 onto 0-2 never clobbers another end. */
+static int lift_fd(int *fd)
+{
+    int nfd;
+    if (*fd > 2)
+        return 0;
+    nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+    if (nfd < 0)
+        return ior__posix_error(errno);
+    ior__close_fd(*fd);
+    *fd = nfd;
+    return 0;
+}
+
+static void close_fds(int *fds, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        ior__close_fd(fds[i]);
+        fds[i] = -1;
+    }
+}
+
+/*
+ * Three close-on-exec pipes: child[i] is the end the child gets as
+ * descriptor i (blocking), ours[i] the parent's end.
+ */
+static int make_pipes(int child[3], int ours[3])
+{
+    int i;
+    for (i = 0; i < 3; i++) {
+        int fds[2];
+        int r;
+        child[i] = ours[i] = -1;
+#ifdef __linux__
+        r = pipe2(fds, O_CLOEXEC);
+#else
+        r = pipe(fds);
+        if (r == 0) {
+            (void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+            (void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+        }
+#endif
+        if (r != 0) {
+            r = ior__posix_error(errno);
+            close_fds(child, i);
+            close_fds(ours, i);
+            return r;
+        }
+        child[i] = i == 0 ? fds[0] : fds[1];
+        ours[i] = i == 0 ? fds[1] : fds[0];
+        r = lift_fd(&child[i]);
+        if (r == 0)
+            r = lift_fd(&ours[i]);
+        if (r != 0) {
+            close_fds(child, i + 1);
+            close_fds(ours, i + 1);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* The parent ends as pipe transports, owned by p from here on. */
+static int open_transports(ior_process_t *p, int ours[3])
+{
+    int i;
+    for (i = 0; i < 3; i++) {
+        ior_transport_t *t;
+        ior__fd_t *f;
+        int r = ior_pipe_open(p->loop, ours[i],
+                              i == 0 ? IOR_PIPE_WRITE : IOR_PIPE_READ,
+                              &null_proto, NULL, &t);
+        if (r != 0)
+            return r; /* ours[i..2] still belong to the caller */
+        ours[i] = -1;
+        f = (ior__fd_t *)t;
+        f->proc = p;
+        f->proc_index = (unsigned char)i;
+        p->stdio[i] = t;
+        p->open_stdio++;
+        if (i == 0) {
+            f->watch_hup = 1;
+            if (ior__io_set(IOR__PL(p->loop), &f->io, IOR__IO_READ) != 0)
+                f->watch_hup = 0; /* then only a write sees the reader gone */
+        }
+    }
+    return 0;
+}
+
+static int spawn_child(const ior_process_options_t *o, const char *path,
+                       const int child[3], pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none;
+    sigset_t all;
+    int i;
+    int r;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return IOR_ENOMEM;
+    if (posix_spawnattr_init(&attr) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return IOR_ENOMEM;
+    }
+    r = 0;
+    for (i = 0; i < 3 && r == 0; i++)
+        r = posix_spawn_file_actions_adddup2(&fa, child[i], i);
+#ifdef IOR_HAVE_SPAWN_ADDCHDIR
+    if (r == 0 && o->cwd != NULL)
+        r = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+#else
+    if (r == 0 && o->cwd != NULL)
+        r = ENOTSUP;
+#endif
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    if (r == 0)
+        r = posix_spawnattr_setsigmask(&attr, &none);
+    if (r == 0)
+        r = posix_spawnattr_setsigdefault(&attr, &all);
+    if (r == 0)
+        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF);
+    if (r == 0)
+        r = posix_spawn(pid, path, &fa, &attr, (char *const *)o->argv,
+                        o->env != NULL ? (char *const *)o->env : environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return r != 0 ? ior__posix_error(r) : 0;
+}
+
+/* Undoes a spawn that cannot be completed: nobody else will reap it. */
+static void kill_and_reap(pid_t pid)
+{
+    int st;
+    (void)kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
+{
+    const char *file = o->file != NULL ? o->file : o->argv[0];
+    char *resolved = NULL;
+    int child[3];
+    int ours[3];
+    int r = find_program(file, o->cwd, &resolved);
+    if (r != 0)
+        return r;
+    r = make_pipes(child, ours);
+    if (r == 0) {
+        r = open_transports(p, ours);
+        close_fds(ours, 3); /* those not yet taken by a transport */
+    }
+    if (r == 0) {
+        r = spawn_child(o, resolved != NULL ? resolved : file, child, &p->pid);
+        close_fds(child, 3);
+    } else {
+        close_fds(child, 3);
+    }
+    ior__free(resolved);
+    if (r == 0) {
+        r = watch(p);
+        if (r != 0)
+            kill_and_reap(p->pid);
+    }
+    return r;
+}
+
+int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                      const ior_process_ops_t *ops, void *user,
+                      ior_process_t **out)
+{
+    ior_process_t *p;
+    int r;
+    int i;
+    if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
+        opts->argv == NULL || opts->argv[0] == NULL)
+        return IOR_EINVAL;
+    p = ior__calloc(1, sizeof(*p));
+    if (p == NULL)
+        return IOR_ENOMEM;
+    p->loop = loop;
+    p->ops = ops;
+    p->user = user;
+    p->pid_io.fd = -1;
+    r = spawn_checked(p, opts);
+    if (r != 0) {
+        /* The transports made so far go quietly (no protocol callbacks). */
+        for (i = 0; i < 3; i++) {
+            if (p->stdio[i] != NULL) {
+                ((ior__fd_t *)p->stdio[i])->proc = NULL;
+                (void)ior_transport_abort_connection(p->stdio[i]);
+            }
+        }
+        ior__free(p);
+        return r;
+    }
+    p->handle.close = handle_close;
+    ior__core_handle_add(loop, &p->handle);
+    *out = p;
+    return 0;
+}
+
+ior_transport_t *ior_process_stdio(ior_process_t *p, int which)
+{
+    if (p == NULL || which < 0 || which > 2)
+        return NULL;
+    return p->stdio[which];
+}
+
+long ior_process_pid(const ior_process_t *p)
+{
+    return p != NULL ? (long)p->pid : -1;
+}
+
+int ior_process_signal(ior_process_t *p, int signum)
+{
+    int sig;
+    if (p == NULL || signum <= 0)
+        return IOR_EINVAL;
+    if (p->exited)
+        return IOR_ESTATE;
+    /* ior.h uses the POSIX numbers; name the common ones natively. */
+    switch (signum) {
+    case IOR_SIGTERM:
+        sig = SIGTERM;
+        break;
+    case IOR_SIGKILL:
+        sig = SIGKILL;
+        break;
+    case IOR_SIGINT:
+        sig = SIGINT;
+        break;
+    default:
+        sig = signum;
+        break;
+    }
+    /* Not reaped yet, so the pid cannot have been reused. */
+    if (kill(p->pid, sig) != 0)
+        return errno == ESRCH ? IOR_ESTATE : ior__posix_error(errno);
+    return 0;
+}
+
+int ior_process_terminate(ior_process_t *p)
+{
+    return ior_process_signal(p, IOR_SIGTERM);
+}
