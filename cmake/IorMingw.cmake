@@ -13,7 +13,9 @@ set(CMAKE_RC_COMPILER ${IOR_MINGW_TRIPLE}-windres)
 # Look for headers and libraries only in the MinGW sysroot (and in prefixes
 # the user adds, such as the cmocka build of ci/setup); programs come from
 # the host.
-set(CMAKE_FIND_ROOT_PATH /usr/${IOR_MINGW_TRIPLE})
+# Appended, so a user can add the prefix an ior build was installed to:
+# -DCMAKE_FIND_ROOT_PATH=/opt/ior-win64 (README, "Build your own tool").
+list(APPEND CMAKE_FIND_ROOT_PATH /usr/${IOR_MINGW_TRIPLE})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
