@@ -1,4 +1,6 @@
-/* POSIX side of platform.h: setrlimit, pthreads, BSD sockets. */
+/* POSIX side of platform.h: setrlimit, pthreads, BSD sockets, pipes. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, O_CLOEXEC under -std=c11 */
+
 #include "platform.h"
 
 #include <arpa/inet.h>
