@@ -70,7 +70,17 @@ void ior__core_drained(ior_transport_t *t)
         (!t->streaming || t->producer_paused)) {
         t->producer_paused = 0;
         t->producer->resume_producing(t->producer_user);
-        return;
+        /*
+         * A pull producer holds a close open until it is unregistered
+         * (rule 6). A streaming one that wrote nothing when resumed needs
+         * nothing more: without going on here a pending close or
+         * half-close would wait for a drain that never comes. Twisted
+         * differs (its doWrite stops after resuming) and hangs there. The
+         * callback may have changed anything, so look again.
+         */
+        if (t->disconnected || t->closing || t->q.inflight != 0 ||
+            (t->producer != NULL && (!t->streaming || t->producer_paused)))
+            return;
     }
     if (t->q.bytes != 0)
         return;
