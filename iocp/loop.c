@@ -229,8 +229,12 @@ static unsigned dispatch_port(ior__iocp_loop_t *lp, int timeout_ms,
     if (budget == 0)
         return 0;
     if (!GetQueuedCompletionStatusEx(lp->port, lp->entries, (ULONG)budget, &got,
-                                     wait, FALSE))
+                                     wait, FALSE)) {
+        ior__core_loop_update_time(&lp->base);
         return 0; /* WAIT_TIMEOUT; nothing was dequeued */
+    }
+    /* Callbacks see the time after the wait, as in libuv. */
+    ior__core_loop_update_time(&lp->base);
     /* Entries beyond the budget stay in the port for the next poll. */
     for (i = 0; i < got; i++)
         dispatch_entry(lp, &lp->entries[i]);

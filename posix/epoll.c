@@ -167,6 +167,8 @@ static void ep_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
             return;
     }
     n = epoll_wait(s->epfd, s->events, (int)max, timeout_ms);
+    /* Callbacks see the time after the wait, as in libuv. */
+    ior__core_loop_update_time(&pl->base);
     for (i = 0; i < n; i++) {
         ior__io_t *io = s->events[i].data.ptr;
         uint32_t e = s->events[i].events;

@@ -138,6 +138,8 @@ static void pl_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
         compact(s);
     n = s->n;
     ready = poll(s->fds, (nfds_t)n, timeout_ms);
+    /* Callbacks see the time after the wait, as in libuv. */
+    ior__core_loop_update_time(&pl->base);
     if (ready <= 0)
         return;
     for (k = 0; k < n && ready > 0; k++) {

@@ -2,9 +2,12 @@
  * iorcat: a netcat-like tool on ior, following netcat-openbsd's
  * conventions where they apply.
  *
- *   iorcat [-46dNv] [-w SECS] [-b ADDR] [-p PORT] HOST PORT
- *   iorcat -l [-46dkNv] [-b ADDR] [-p PORT] [ADDR] [PORT]
+ *   iorcat [-46dNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR] [-p PORT]
+ *          HOST PORT
+ *   iorcat -l [-46dkNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR] [-p PORT]
+ *          [ADDR] [PORT]
  *
+ * -u (UDP) is iorcat_udp.c, -e (a program per connection) iorcat_exec.c.
  * Names are resolved on a helper thread (ior_resolve) and each address is
  * tried in turn. stdin, stdout and the socket are all ior transports with
  * flow control both ways (see iorcat_relay.c). Exit status 0 on success,
@@ -16,11 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE_LINES                                                        \
+    "usage: iorcat [-46dNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR]\n"     \
+    "              [-p PORT] HOST PORT\n"                                   \
+    "       iorcat -l [-46dkNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR]\n" \
+    "              [-p PORT] [ADDR] [PORT]\n"
+
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: iorcat [-46dNv] [-w SECS] [-b ADDR] [-p PORT] HOST PORT\n"
-        "       iorcat -l [-46dkNv] [-b ADDR] [-p PORT] [ADDR] [PORT]\n"
+        USAGE_LINES
         "\n"
         "Connects to HOST PORT (or, with -l, waits for one connection) and\n"
         "copies stdin to the connection and the connection to stdout,\n"
@@ -30,6 +38,11 @@ static void usage(FILE *f)
         "  -4, -6      IPv4 or IPv6 addresses only\n"
         "  -b ADDR     local address (also -s); with -l, where to listen\n"
         "  -d          do not read stdin\n"
+        "  -e PROG     run PROG for each connection, its stdin and stdout\n"
+        "              connected to the socket (TCP only); PROG is split on\n"
+        "              spaces into the program (PATH searched) and its\n"
+        "              arguments, no shell; its stderr is ours. Exit status\n"
+        "              1 if it exits non-zero\n"
         "  -k          with -l: after a connection ends, serve the next\n"
         "              (one at a time)\n"
         "  -l          listen instead of connecting (default: every\n"
@@ -38,9 +51,16 @@ static void usage(FILE *f)
         "              (half-close) when stdin reaches EOF\n"
         "  -p PORT     with -l: the port to listen on (0: a free one,\n"
         "              shown with -v); else the local source port\n"
+        "  -q SECS     after EOF on stdin, quit SECS later (0: at once;\n"
+        "              TCP: implies -N)\n"
+        "  -u          UDP: each read from stdin is sent as datagrams of up\n"
+        "              to 8 KiB; with -l the first sender becomes the peer\n"
+        "              (with -k: anyone, replies to the latest). UDP has no\n"
+        "              EOF: it runs until -w, -q or an interrupt; an ICMP\n"
+        "              port unreachable from the peer is an error (exit 1)\n"
         "  -v          verbose: connection details on stderr\n"
         "  -w SECS     connect timeout, and idle timeout of a connection\n"
-        "              (not with -l)\n"
+        "              (TCP: not with -l; UDP -l: from the first datagram)\n"
         "  --progress  bytes and rates each way on stderr once a second\n"
         "  -h, --help  this text\n"
         "\n"
@@ -69,10 +89,7 @@ static int bad_arg(const char *what, const char *arg)
         fprintf(stderr, "iorcat: %s '%s'\n", what, arg);
     else
         fprintf(stderr, "iorcat: %s\n", what);
-    fprintf(stderr,
-            "usage: iorcat [-46dNv] [-w SECS] [-b ADDR] [-p PORT] HOST PORT\n"
-            "       iorcat -l [-46dkNv] [-b ADDR] [-p PORT] [ADDR] [PORT]\n"
-            "       iorcat --help\n");
+    fprintf(stderr, USAGE_LINES "       iorcat --help\n");
     return 1;
 }
 
@@ -86,7 +103,22 @@ static int apply_opt(iorcat_opts_t *o, char opt, const char *val)
     case 'k': o->keep = 1; return 0;
     case 'l': o->listen = 1; return 0;
     case 'N': o->half_close = 1; return 0;
+    case 'u': o->udp = 1; return 0;
     case 'v': o->verbose = 1; return 0;
+    case 'e':
+        if (*val == '\0')
+            return bad_arg("-e needs a program", NULL);
+        o->exec = val;
+        return 0;
+    case 'q': {
+        char *end;
+        unsigned long v = strtoul(val, &end, 10);
+        if (*val < '0' || *val > '9' || *end != '\0' || v > 86400)
+            return bad_arg("bad -q time", val);
+        o->quit_s = (unsigned)v;
+        o->have_quit = 1;
+        return 0;
+    }
     case 'b':
     case 's': o->local = val; return 0;
     case 'p':
@@ -111,7 +143,8 @@ static int apply_opt(iorcat_opts_t *o, char opt, const char *val)
 
 static int takes_value(char opt)
 {
-    return opt == 'b' || opt == 's' || opt == 'p' || opt == 'w';
+    return opt == 'b' || opt == 's' || opt == 'p' || opt == 'w' ||
+           opt == 'e' || opt == 'q';
 }
 
 /* Places HOST and PORT from the arguments that are not options. */
@@ -148,6 +181,10 @@ static int place_positional(iorcat_opts_t *o, char **pos, int npos)
         return bad_arg("bad port", port);
     if (o->keep && !o->listen)
         return bad_arg("-k needs -l", NULL);
+    if (o->exec != NULL && o->udp)
+        return bad_arg("-e works with TCP only, not with -u", NULL);
+    if (o->have_quit && !o->udp)
+        o->half_close = 1; /* as nc: -q implies -N */
     return 0;
 }
 
@@ -290,7 +327,11 @@ static void on_resolved(ior_loop_t *loop, void *user, int status,
         iorcat_finish(c);
         return;
     }
-    if (c->o.listen)
+    if (c->o.udp && c->o.listen)
+        iorcat_udp_listen_on(c);
+    else if (c->o.udp)
+        iorcat_udp_connect(c);
+    else if (c->o.listen)
         iorcat_listen_on(c);
     else
         try_next(c);
@@ -382,7 +423,10 @@ static int start(iorcat_t *c)
 {
     int r;
     if (c->o.listen && c->o.host == NULL) {
-        listen_any(c);
+        if (c->o.udp)
+            iorcat_udp_listen_any(c);
+        else
+            listen_any(c);
         return 0;
     }
     r = ior_resolve(c->loop, c->o.host, c->o.port, c->o.family, on_resolved,
@@ -426,6 +470,8 @@ int main(int argc, char **argv)
         c.finishing = 1;
     }
     c.listener = NULL; /* ior_loop_free closes it */
+    iorcat_exec_cleanup(&c);
+    iorcat_udp_close(&c);
     ior_loop_free(c.loop);
     iorcat_report(&c);
     free(c.addrs);

@@ -2,7 +2,9 @@
  * iorcat: shared state of the netcat-like tool. iorcat.c parses the
  * command line and sets up the connection (resolve, connect, listen);
  * iorcat_relay.c moves bytes between stdin/stdout and the socket and
- * decides when the program is done. Only ior.h and the C library.
+ * decides when the program is done; iorcat_udp.c is the UDP mode (-u) and
+ * iorcat_exec.c runs a program on each connection (-e). Only ior.h and
+ * the C library.
  */
 #ifndef IORCAT_H
 #define IORCAT_H
@@ -21,6 +23,10 @@ typedef struct iorcat_opts {
     int progress;   /* --progress */
     int no_stdin;   /* -d: do not read stdin */
     unsigned wait_s; /* -w: connect and idle timeout, 0: none */
+    int udp;        /* -u */
+    int have_quit;  /* -q given */
+    unsigned quit_s; /* -q: after stdin EOF, quit this much later */
+    const char *exec; /* -e: the program (split on spaces), or NULL */
     const char *host; /* connect: destination; listen: address or NULL */
     const char *local; /* -b / -s: local address */
     uint16_t port;
@@ -67,6 +73,33 @@ typedef struct iorcat {
     uint64_t tick_ms;   /* last progress line */
     uint64_t tick_sent;
     uint64_t tick_received;
+
+    /* UDP (-u), iorcat_udp.c. */
+    ior_udp_t *udp;     /* NULL once closed */
+    ior_addr_t peer;    /* where stdin goes, once have_peer */
+    int have_peer;
+    int udp_on_out;     /* the socket is stdout's producer */
+    unsigned char *pend; /* stdin bytes the full send queue refused */
+    size_t npend;
+    size_t offpend;     /* of which sent */
+    ior_timer_id drain_timer; /* polls the send queue while stdin waits */
+    ior_timer_id quit_timer;  /* -q */
+
+    /* -e, iorcat_exec.c: the child serving c->sock. */
+    char **exec_argv;   /* NULL-terminated, from o.exec */
+    char *exec_buf;     /* the strings of exec_argv */
+    ior_transport_t *err;  /* our stderr, fed by the child's */
+    ior_process_t *proc;   /* NULL once ended */
+    ior_transport_t *cin;  /* the child's stdin, NULL once lost */
+    ior_transport_t *cout; /* its stdout */
+    ior_transport_t *cerr; /* its stderr */
+    int sock_on_cin;   /* the socket is the child stdin's producer */
+    int cout_on_sock;  /* the child's stdout is the socket's producer */
+    int cerr_on_err;   /* the child's stderr is our stderr's producer */
+    int sock_done;     /* the served socket is lost */
+    int proc_done;     /* the child has ended (or never started) */
+    int sock_failed;   /* ... with an error */
+    int child_failed;  /* ... with a non-zero status */
 } iorcat_t;
 
 /* Prints "iorcat: " and the message on stderr. */
@@ -95,5 +128,42 @@ void iorcat_finish(iorcat_t *c);
 
 /* With -v or --progress: the totals and average rates on stderr. */
 void iorcat_report(const iorcat_t *c);
+
+/* The first connection (or UDP peer) is being served: start the clock. */
+void iorcat_started(iorcat_t *c);
+
+/* -k: the served connection is over; serve the next waiting one, or end. */
+void iorcat_connection_done(iorcat_t *c);
+
+/* An IOR_EDONE or IOR_EABORTED reason is not a failure. */
+int iorcat_is_failure(int reason);
+
+/* --- iorcat_udp.c ------------------------------------------------------ */
+
+/* stdin's protocol in UDP mode. */
+extern const ior_protocol_ops_t iorcat_udp_in_ops;
+
+/* -u: sends to the first of c->addrs that works. */
+void iorcat_udp_connect(iorcat_t *c);
+
+/* -u -l: binds the first of c->addrs that works. */
+void iorcat_udp_listen_on(iorcat_t *c);
+
+/* -u -l without an address: every address (dual-stack unless -4/-6). */
+void iorcat_udp_listen_any(iorcat_t *c);
+
+/* Closes the UDP socket and drops its timers (nothing if none). */
+void iorcat_udp_close(iorcat_t *c);
+
+/* --- iorcat_exec.c ----------------------------------------------------- */
+
+/* -e: splits o.exec into argv and opens our stderr. 0 or IOR_E*. */
+int iorcat_exec_init(iorcat_t *c);
+
+/* -e: serves c->sock (set by the caller) with a new child. */
+void iorcat_exec_serve(iorcat_t *c, ior_transport_t *t);
+
+/* Interrupted: terminates a running child. Frees what init allocated. */
+void iorcat_exec_cleanup(iorcat_t *c);
 
 #endif /* IORCAT_H */

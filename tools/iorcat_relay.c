@@ -15,7 +15,10 @@
  *    is already queued for the peer has been sent. As netcat-openbsd,
  *    input not yet read is not sent: a peer that wants all of it must not
  *    close first (use -N on this side and let the peer close after EOF).
+ *  - -q SECS (which implies -N, as nc): SECS after stdin EOF the socket
+ *    is closed once its queue drains, and the program ends.
  *  - the program exits when the socket and stdout are both gone.
+ * UDP (-u) and -e have their own rules: iorcat_udp.c, iorcat_exec.c.
  * Errors on the socket or stdout end the program with status 1.
  *
  * Lifetimes: a transport is freed after its connection_lost, and the core
@@ -54,15 +57,19 @@ void iorcat_log_error(const char *what, int err, int os_error)
 }
 
 /* IOR_EDONE is a clean end; IOR_EABORTED is ours, and its cause logged. */
-static int is_failure(int reason)
+int iorcat_is_failure(int reason)
 {
     return reason != IOR_EDONE && reason != IOR_EABORTED;
 }
 
-/* The program may end once the socket and stdout are both gone. */
+/*
+ * The program may end once the socket, stdout and (-e) our stderr and the
+ * child are all gone.
+ */
 static void check_exit(iorcat_t *c)
 {
-    if (c->finishing && c->sock == NULL && c->out == NULL && !c->loop_done)
+    if (c->finishing && c->sock == NULL && c->out == NULL && c->err == NULL &&
+        c->proc == NULL && c->udp == NULL && !c->loop_done)
         ior_loop_stop(c->loop);
 }
 
@@ -90,12 +97,34 @@ static void check_conn_done(iorcat_t *c)
     (void)ior_transport_lose_connection(c->sock);
 }
 
+/*
+ * -q in TCP mode, as nc: the program ends this long after stdin's EOF;
+ * what is queued for the peer is still sent before the socket closes.
+ */
+static void quit_tick(ior_loop_t *loop, void *user)
+{
+    iorcat_t *c = user;
+    (void)loop;
+    c->quit_timer = 0;
+    if (c->o.verbose)
+        iorcat_log("stdin ended %u s ago: quitting (-q)", c->o.quit_s);
+    if (c->sock != NULL) {
+        if (ior_transport_state(c->sock) & IOR_TS_PRODUCER)
+            (void)ior_transport_unregister_producer(c->sock);
+        (void)ior_transport_lose_connection(c->sock);
+    }
+    iorcat_finish(c);
+}
+
 /* stdin has ended while c->sock is being served. */
 static void input_done(iorcat_t *c)
 {
     if (c->o.half_close)
         (void)ior_transport_lose_write_connection(c->sock);
     check_conn_done(c);
+    if (c->o.have_quit && c->quit_timer == 0 && !c->finishing)
+        (void)ior_call_later(c->loop, (uint64_t)c->o.quit_s * 1000,
+                             quit_tick, c, &c->quit_timer);
 }
 
 /* ------------------------------------------------------------------ */
@@ -125,7 +154,7 @@ static void in_data(ior_transport_t *t, void *user, const void *data,
 static void in_lost(ior_transport_t *t, void *user, int reason)
 {
     iorcat_t *c = user;
-    if (is_failure(reason)) {
+    if (iorcat_is_failure(reason)) {
         iorcat_log_error("stdin", reason, ior_transport_os_error(t));
         c->status = 1;
     }
@@ -173,7 +202,7 @@ static void out_lost(ior_transport_t *t, void *user, int reason)
     /* The core has forgotten (and stopped) the socket as our producer. */
     c->out = NULL;
     c->sock_on_out = 0;
-    if (is_failure(reason)) {
+    if (iorcat_is_failure(reason)) {
         iorcat_log_error("stdout", reason, ior_transport_os_error(t));
         c->status = 1;
         /* Nowhere to put what the peer sends: end it all. */
@@ -189,7 +218,12 @@ static const ior_protocol_ops_t out_ops = {NULL, NULL, NULL, out_lost};
 
 int iorcat_open_stdio(iorcat_t *c)
 {
-    int r = ior_stdio_open(c->loop, 1, &out_ops, c, &c->out);
+    int r;
+    if (c->o.exec != NULL) {
+        c->in_eof = 1; /* the child has the connection, not us */
+        return iorcat_exec_init(c);
+    }
+    r = ior_stdio_open(c->loop, 1, &out_ops, c, &c->out);
     if (r == IOR_EBADF) {
         c->out = NULL; /* no stdout at all: what arrives is dropped */
     } else if (r != 0) {
@@ -200,7 +234,8 @@ int iorcat_open_stdio(iorcat_t *c)
         c->in_eof = 1;
         return 0;
     }
-    r = ior_stdio_open(c->loop, 0, &in_ops, c, &c->in);
+    r = ior_stdio_open(c->loop, 0, c->o.udp ? &iorcat_udp_in_ops : &in_ops,
+                       c, &c->in);
     if (r == IOR_EBADF) {
         c->in = NULL; /* no stdin at all: as nc -d */
         c->in_eof = 1;
@@ -349,7 +384,7 @@ static void sock_lost(ior_transport_t *t, void *user, int reason)
         remove_waiting(c, t);
         return;
     }
-    if (is_failure(reason)) {
+    if (iorcat_is_failure(reason)) {
         /* With -k one client's failure does not end the server. */
         iorcat_log_error("connection", reason, ior_transport_os_error(t));
         if (!c->o.keep)
@@ -358,6 +393,11 @@ static void sock_lost(ior_transport_t *t, void *user, int reason)
         iorcat_log("connection closed");
     }
     release_out(c);
+    iorcat_connection_done(c);
+}
+
+void iorcat_connection_done(iorcat_t *c)
+{
     c->sock = NULL;
     cancel_timer(c, &c->idle_timer);
     if (c->o.keep && !c->finishing) {
@@ -394,6 +434,14 @@ static void serve(iorcat_t *c, ior_transport_t *t)
     c->connections++;
     c->last_activity = now;
     announce(c, t);
+    iorcat_started(c);
+    if (c->o.wait_s > 0 && !c->o.listen)
+        (void)ior_call_later(c->loop, (uint64_t)c->o.wait_s * 1000,
+                             idle_tick, c, &c->idle_timer);
+    if (c->o.exec != NULL) {
+        iorcat_exec_serve(c, t);
+        return;
+    }
     (void)ior_transport_resume_producing(t); /* it may have waited paused */
     if (c->out != NULL &&
         ior_transport_register_producer(c->out, &ior_transport_producer_ops,
@@ -409,16 +457,18 @@ static void serve(iorcat_t *c, ior_transport_t *t)
     } else if (c->in_eof) {
         input_done(c);
     }
-    if (c->start_ms == 0) {
-        c->start_ms = now ? now : 1;
-        c->tick_ms = now;
-        if (c->o.progress)
-            (void)ior_call_later(c->loop, 1000, progress_tick, c,
-                                 &c->progress_timer);
-    }
-    if (c->o.wait_s > 0 && !c->o.listen)
-        (void)ior_call_later(c->loop, (uint64_t)c->o.wait_s * 1000,
-                             idle_tick, c, &c->idle_timer);
+}
+
+void iorcat_started(iorcat_t *c)
+{
+    uint64_t now = ior_loop_now(c->loop);
+    if (c->start_ms != 0)
+        return;
+    c->start_ms = now ? now : 1;
+    c->tick_ms = now;
+    if (c->o.progress)
+        (void)ior_call_later(c->loop, 1000, progress_tick, c,
+                             &c->progress_timer);
 }
 
 /* Holds an accepted connection (paused) until the current one ends. */
@@ -448,7 +498,7 @@ void iorcat_connected(iorcat_t *c, ior_transport_t *t)
         (void)ior_transport_abort_connection(t);
         return;
     }
-    if (c->sock != NULL) {
+    if (c->sock != NULL || c->proc != NULL) { /* -k: one at a time */
         int r = wait_in_line(c, t);
         if (r != 0) {
             iorcat_log("refusing a connection: %s", ior_strerror(r));
@@ -491,6 +541,7 @@ void iorcat_finish(iorcat_t *c)
     c->end_ms = ior_loop_now(c->loop);
     cancel_timer(c, &c->progress_timer);
     cancel_timer(c, &c->idle_timer);
+    iorcat_udp_close(c); /* first: it may be stdout's producer */
     iorcat_close_listener(c);
     for (i = c->nwaiting; i > 0; i--)
         (void)ior_transport_abort_connection(c->waiting[i - 1]);
@@ -500,5 +551,7 @@ void iorcat_finish(iorcat_t *c)
         release_out(c);
         (void)ior_transport_lose_connection(c->out);
     }
+    if (c->err != NULL)
+        (void)ior_transport_lose_connection(c->err);
     check_exit(c);
 }

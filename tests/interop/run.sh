@@ -8,6 +8,15 @@
 #   nc-server-up     nc -l     <--  iorcat -N    (upload, half-close)
 #   iorcat-server    iorcat -l -N  <->  nc -N    (both ways, half-close both)
 #   iorcat-server-up iorcat -l     <--  nc -N    (iorcat's stdin empty)
+# UDP (iorcat -u), IOR_INTEROP_UDP_KIB (default 32) KiB each way, both
+# sides ending on their -w idle timeout (UDP has no EOF):
+#   udp-iorcat-server  iorcat -u -l -w  <->  nc -u -w
+#   udp-nc-server      nc -u -l -w      <->  iorcat -u -w
+# A program per connection (iorcat -e), 1 MiB echoed back by the child
+# (natively cat; under Wine tests/net/child_helper.exe in echo mode, and
+# only once iocp/process.c exists, else SKIP):
+#   exec-server        iorcat -l -e CAT  <->  nc -N   (client gets its bytes back)
+#   exec-client        nc -l -N          <->  iorcat -e CAT
 # nc -l quits as soon as its client half-closes, even with its own stdin
 # unsent, so nc -l never gets a half-closing client while it still sends.
 # Servers bind port 0 and report the real port (-v); every process runs
@@ -31,6 +40,8 @@ if [ $# -eq 2 ] && [ -n "$2" ]; then
     win_dir=$(cd "$2" && pwd)
 fi
 mib="${IOR_INTEROP_MIB:-16}"
+udp_kib="${IOR_INTEROP_UDP_KIB:-32}"
+udp_wait="${IOR_INTEROP_UDP_WAIT:-2}"
 limit="${IOR_INTEROP_TIMEOUT:-120}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ior-interop.XXXXXX")
@@ -99,6 +110,11 @@ check() {
     fi
 }
 
+# What run_case compares: "swap" (each side gets the other's stdin), or
+# for -e, "echo-client" (the client gets its own stdin back, the server's
+# stdout stays empty) and "echo-server" (the same the other way round).
+expect=swap
+
 # run_case <name> <platform> <server kind: nc|iorcat> <server stdin>
 #          <client stdin> <server args...> -- <client args...>
 # The server's stdout goes to srv.out, the client's to cli.out. The
@@ -119,6 +135,8 @@ run_case() {
     t0=$(date +%s.%N)
     if [ "$kind" = nc ]; then
         re='^Listening on [^ ]+ [0-9]+'
+    elif [ "$kind" = ncu ]; then
+        re='^Bound on [^ ]+ [0-9]+'
     else
         re='^iorcat: listening on .*:[0-9]+'
     fi
@@ -141,9 +159,22 @@ run_case() {
     forget_pid "$spid"
     [ "$src" -eq 0 ] || why+="${why:+; }server exit status $src"
     [ "$crc" -eq 0 ] || why+="${why:+; }client exit status $crc"
-    # What each side sent must arrive whole at the other.
-    check "server received" "$d/srv.out" "$cin"
-    check "client received" "$d/cli.out" "$sin"
+    # What each side sent must arrive whole at the other (or, with -e,
+    # come back whole from the child).
+    case $expect in
+    echo-client)
+        check "client got back" "$d/cli.out" "$cin"
+        check "server stdout" "$d/srv.out" /dev/null
+        ;;
+    echo-server)
+        check "server got back" "$d/srv.out" "$sin"
+        check "client stdout" "$d/cli.out" /dev/null
+        ;;
+    *)
+        check "server received" "$d/srv.out" "$cin"
+        check "client received" "$d/cli.out" "$sin"
+        ;;
+    esac
     local secs
     secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     if [ -z "$why" ]; then
@@ -173,16 +204,57 @@ run_all() {
         "${cat[@]}" -l -N -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
     run_case iorcat-server-up "$plat" iorcat "$none" "$b" \
         "${cat[@]}" -l -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
+    run_udp "$plat" "${cat[@]}"
+}
+
+# run_udp <platform> <iorcat command...>
+run_udp() {
+    local plat=$1
+    shift
+    local cat=("$@") ua="$work/ua.bin" ub="$work/ub.bin" w=$udp_wait
+    run_case udp-iorcat-server "$plat" iorcat "$ua" "$ub" \
+        "${cat[@]}" -u -l -v -w "$w" -b 127.0.0.1 -p 0 -- \
+        nc -u -w "$w" 127.0.0.1
+    run_case udp-nc-server "$plat" ncu "$ua" "$ub" \
+        nc -u -l -v -n -w "$w" 127.0.0.1 0 -- \
+        "${cat[@]}" -u -w "$w" 127.0.0.1
+}
+
+# run_exec <platform> <echo program, one word per argument>
+#          -- <iorcat command...>
+# The program is passed to -e as one string (iorcat splits it on spaces).
+run_exec() {
+    local plat=$1 prog=()
+    shift
+    while [ "$1" != -- ]; do
+        prog+=("$1")
+        shift
+    done
+    shift
+    local cat=("$@") e="$work/e.bin" none=/dev/null
+    expect=echo-client
+    run_case exec-server "$plat" iorcat "$none" "$e" \
+        "${cat[@]}" -l -v -e "${prog[*]}" -b 127.0.0.1 -p 0 -- \
+        nc -N 127.0.0.1
+    expect=echo-server
+    run_case exec-client "$plat" nc "$e" "$none" \
+        nc -l -N -v -n 127.0.0.1 0 -- \
+        "${cat[@]}" -v -e "${prog[*]}" 127.0.0.1
+    expect=swap
 }
 
 command -v nc >/dev/null || { echo "nc (netcat-openbsd) not found" >&2; exit 1; }
 head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/a.bin"
 head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/b.bin"
+head -c "$((udp_kib * 1024))" /dev/urandom >"$work/ua.bin"
+head -c "$((udp_kib * 1024))" /dev/urandom >"$work/ub.bin"
+head -c "$((1024 * 1024))" /dev/urandom >"$work/e.bin"
 echo "interop with $(dpkg-query -W -f='${Package} ${Version}' netcat-openbsd \
     2>/dev/null || echo nc), $mib MiB each way"
 
 if [ -x "$native_dir/tools/iorcat" ]; then
     run_all native "$native_dir/tools/iorcat"
+    run_exec native "$(command -v cat)" -- "$native_dir/tools/iorcat"
 else
     failed=$((failed + 1))
     results+=("FAIL  native  (no $native_dir/tools/iorcat)")
@@ -201,11 +273,25 @@ else
         export IOR_WINEPREFIX="$win_dir/wineprefix-interop"
         export WINEPREFIX="$IOR_WINEPREFIX"
         mkdir -p "$WINEPREFIX"
-        wineserver -p
+        # Exits 2 if a persistent server already runs for this prefix (a
+        # previous run left it); set -e must not end the script silently.
+        wineserver -p || true
         own_wine=1
         "$root/ci/wine-run" wineboot --init >/dev/null 2>&1 || true
     fi
     run_all wine "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
+    helper="$win_dir/tests/net/child_helper.exe"
+    if [ ! -f "$root/iocp/process.c" ]; then
+        echo "SKIP  wine  exec-server, exec-client  (no iocp/process.c yet: no child processes on Windows)"
+    elif [ ! -f "$helper" ]; then
+        failed=$((failed + 1))
+        results+=("FAIL  wine  exec  (no $helper)")
+        echo "${results[-1]}"
+    else
+        # A Windows path: the child is started by CreateProcessW.
+        run_exec wine "$(winepath -w "$helper" 2>/dev/null)" echo -- \
+            "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
+    fi
 fi
 
 echo
