@@ -396,6 +396,16 @@ void ior__os_stop_reading(ior_transport_t *t);
  * queue too: then just defer a drain.
  */
 void ior__os_start_writing(ior_transport_t *t);
+/*
+ * Optional fast path of a copying write into an idle transport (the queue
+ * is empty, nothing is in flight, no close decided): write what the OS
+ * takes at once, without blocking, straight from the caller's buffers, and
+ * return how many bytes that was (0: none, or no fast path here). The core
+ * queues the rest. It must not call back into the core: an error is
+ * "nothing taken", and the queued path reports it from the loop.
+ */
+size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs,
+                         size_t n);
 /* Shut the send side (the queue is empty). */
 void ior__os_shutdown_write(ior_transport_t *t);
 /*

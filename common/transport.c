@@ -60,10 +60,63 @@ static void after_queue(ior_transport_t *t, size_t before)
     }
 }
 
+/* write_sequence tries the direct path for up to this many buffers. */
+#define IOR__DIRECT_BUFS 16
+
+/*
+ * Into an idle transport, bytes go to the OS straight from the caller's
+ * buffers (no copy, no loop iteration); only what the OS does not take is
+ * queued. A producer still hears of the drain, as if the bytes had passed
+ * through the queue: a pull producer is resumed only by drains. Twisted
+ * differs: every write waits in its buffer for the reactor's doWrite.
+ * Returns how many leading bytes were written.
+ */
+static size_t write_direct(ior_transport_t *t, const ior_buf_t *bufs,
+                           size_t n, size_t total)
+{
+    size_t k;
+    if (t->q.bytes != 0 || t->q.inflight != 0 || t->closing)
+        return 0;
+    k = ior__os_try_write(t, bufs, n);
+    if (k > total)
+        k = total; /* a backend bug must not corrupt the count */
+    if (k == total && t->producer != NULL)
+        ior__core_defer_drain(t);
+    return k;
+}
+
+/* Drops the first k bytes of bufs[0..n) in place; returns the new n. */
+static size_t skip_bytes(ior_buf_t *bufs, size_t n, size_t k)
+{
+    size_t i = 0;
+    while (i < n && k >= bufs[i].len) {
+        k -= bufs[i].len;
+        i++;
+    }
+    if (i < n) {
+        bufs[i].base = (const char *)bufs[i].base + k;
+        bufs[i].len -= k;
+    }
+    return i;
+}
+
+/*
+ * The rest of a write could not be queued (out of memory) after its head
+ * went out directly: the stream has a hole, so the transport must not go
+ * on as if nothing happened. It closes with the error; nothing is lost
+ * silently.
+ */
+static int write_failed_after(ior_transport_t *t, size_t sent, int rc)
+{
+    if (sent > 0)
+        ior__core_error(t, rc, 0);
+    return rc;
+}
+
 int ior_transport_write(ior_transport_t *t, const void *data, size_t len)
 {
     ior_buf_t b;
-    size_t before;
+    size_t before, k;
     int rc;
 
     if (t == NULL || (data == NULL && len > 0))
@@ -74,9 +127,14 @@ int ior_transport_write(ior_transport_t *t, const void *data, size_t len)
         return 0;
     b.base = data;
     b.len = len;
+    k = write_direct(t, &b, 1, len);
+    if (k == len)
+        return 0;
+    b.base = (const char *)data + k;
+    b.len = len - k;
     before = t->q.bytes;
-    if ((rc = ior__wq_push_copy(&t->q, &b, 1, len)) != 0)
-        return rc;
+    if ((rc = ior__wq_push_copy(&t->q, &b, 1, len - k)) != 0)
+        return write_failed_after(t, k, rc);
     after_queue(t, before);
     return 0;
 }
@@ -119,6 +177,22 @@ int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
         return rc;
     if (total == 0)
         return 0;
+    if (n <= IOR__DIRECT_BUFS) {
+        ior_buf_t local[IOR__DIRECT_BUFS] = {{NULL, 0}};
+        size_t k, m;
+        for (i = 0; i < n; i++)
+            local[i] = bufs[i];
+        k = write_direct(t, local, n, total);
+        if (k == total)
+            return 0;
+        m = skip_bytes(local, n, k);
+        before = t->q.bytes;
+        rc = ior__wq_push_copy(&t->q, local + m, n - m, total - k);
+        if (rc != 0)
+            return write_failed_after(t, k, rc);
+        after_queue(t, before);
+        return 0;
+    }
     before = t->q.bytes;
     if ((rc = ior__wq_push_copy(&t->q, bufs, n, total)) != 0)
         return rc;

@@ -81,6 +81,8 @@ typedef struct ior__iocp_loop {
     /* Per address family (0: IPv4, 1: IPv6): skip mode allowed? -1 unknown */
     int skip_ok[2];
     LPFN_CONNECTEX connectex[2];
+    /* 0 with IOR_IOCP_NO_DIRECT=1: writes always go overlapped. */
+    int direct_ok;
     /* For tests: requests that completed inline (skip-on-success). */
     unsigned long inline_successes;
 } ior__iocp_loop_t;
@@ -208,6 +210,7 @@ typedef struct ior__iocp_pipe {
     unsigned char read_done; /* EOF or a read error: never read again */
     unsigned char closed;    /* ior__os_close ran */
     unsigned char freed;     /* ior__os_transport_free ran */
+    unsigned char is_socket; /* a SOCKET: closesocket, shutdown */
     unsigned refs;           /* requests started, + 1 until freed */
     HANDLE h;                /* overlapped path (threaded: in thr) */
     ior__iocp_op_t rop;
@@ -218,12 +221,16 @@ typedef struct ior__iocp_pipe {
     uint64_t read_off;  /* is_file: where the next read starts */
     uint64_t write_off; /* is_file: where the next write starts */
     struct ior__iocp_pthr *thr;
+    /* A child's stdio (process.c): told when the core frees this. */
+    struct ior_process *proc;
+    unsigned char proc_index; /* 0, 1 or 2 */
 } ior__iocp_pipe_t;
 
 /* The ior__os_* transport functions, for a pipe (ior__iocp_is_pipe). */
 void ior__iocp_pipe_start_reading(ior_transport_t *t);
 void ior__iocp_pipe_start_writing(ior_transport_t *t);
 void ior__iocp_pipe_close(ior_transport_t *t);
+void ior__iocp_pipe_shutdown_write(ior_transport_t *t);
 void ior__iocp_pipe_free(ior_transport_t *t);
 /* Drops a reference; frees the transport after the last one. */
 void ior__iocp_pipe_unref(ior__iocp_pipe_t *p);
@@ -330,6 +337,33 @@ int ior__iocp_udp_sockaddr(const struct ior_udp *u, const ior_addr_t *a,
 void ior__iocp_udp_start(struct ior_udp *u);
 /* Drops a reference; frees u (and what it still queues) after the last. */
 void ior__iocp_udp_unref(struct ior_udp *u);
+
+/* ------------------------------------------------------------------ */
+/* Processes (process.c, process_cmdline.c)                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pipe.c calls this when the core frees a pipe whose proc is set (a
+ * child's stdin, stdout or stderr), after clearing proc.
+ */
+void ior__iocp_process_stdio_gone(struct ior_process *p, int which);
+
+/*
+ * One argument (not argv[0]) quoted by the MSVC rules, so the child's C
+ * runtime (or CommandLineToArgvW) gives it back exactly. Writes into out
+ * unless it is NULL (no NUL added) and returns the length.
+ */
+size_t ior__iocp_quote_arg(const char *arg, char *out);
+/*
+ * The command line for argv (UTF-8, NUL-terminated, ior__malloc): argv[0]
+ * by the program-name rules (IOR_EINVAL if it holds a quote), the others
+ * by ior__iocp_quote_arg, separated by spaces. IOR_ENOMEM.
+ */
+int ior__iocp_build_cmdline(const char *const *argv, char **out);
+/* UTF-8 → NUL-terminated UTF-16 (ior__malloc). IOR_EINVAL, IOR_ENOMEM. */
+int ior__iocp_utf16(const char *s, wchar_t **out);
+/* "K=V" list → a CREATE_UNICODE_ENVIRONMENT block. IOR_EINVAL, IOR_ENOMEM. */
+int ior__iocp_build_env(const char *const *env, wchar_t **out);
 
 /* ------------------------------------------------------------------ */
 /* For tests (tests/wine)                                              */

@@ -90,6 +90,10 @@ int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
      */
     lp->skip_ok[0] = lp->skip_ok[1] =
         GetEnvironmentVariableA("IOR_IOCP_NO_SKIP", NULL, 0) > 0 ? 0 : -1;
+    /* IOR_IOCP_NO_DIRECT=1: no direct-write fast path (write.c), so the
+     * tests can run every write through an overlapped WSASend. */
+    lp->direct_ok =
+        GetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL, 0) > 0 ? 0 : 1;
     *out = &lp->base;
     return 0;
 

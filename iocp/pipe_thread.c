@@ -30,6 +30,16 @@
 
 #include <string.h>
 
+/*
+ * Bytes per job (read buffer, write staging). Each job costs a thread
+ * hand-off and a packet; under Wine 8, 64 KiB, 256 KiB and 1 MiB measured
+ * the same within noise (pipe buffers are 64 KiB), so the smallest wins:
+ * it is what a paused reader pins. Overridable at build time to measure.
+ */
+#ifndef IOR__PTHR_BUF
+#define IOR__PTHR_BUF (64u * 1024u)
+#endif
+
 /* How long closing waits for a thread to leave a blocking call. */
 #define IOR__PTHR_STOP_MS 250u
 
@@ -43,13 +53,13 @@ struct ior__iocp_pthr;
 typedef struct ior__pdir {
     struct ior__iocp_pthr *b;
     HANDLE thread;
-    HANDLE go;     /* auto-reset: one job */
-    HANDLE ev;     /* overlapped handle: the request's event */
+    HANDLE go; /* auto-reset: one job */
+    HANDLE ev; /* overlapped handle: the request's event */
     int is_write;
-    int state;     /* IOR__PTHR_*, under the lock */
-    char *buf;     /* IOR__IOCP_PIPE_CHUNK bytes */
-    DWORD len;     /* write: bytes to write */
-    uint64_t off;  /* overlapped file: where the next request starts */
+    int state;          /* IOR__PTHR_*, under the lock */
+    char *buf;          /* IOR__PTHR_BUF bytes */
+    DWORD len;          /* write: bytes to write */
+    uint64_t off;       /* overlapped file: where the next request starts */
     ior__iocp_op_t *op; /* the transport's op, posted when a job ends */
 } ior__pdir_t;
 
@@ -61,6 +71,8 @@ struct ior__iocp_pthr {
     HANDLE port;
     int overlapped;
     int is_file;
+    int is_console;
+    int is_socket;
     ior__pdir_t rd;
     ior__pdir_t wr;
 };
@@ -79,7 +91,10 @@ static void pthr_unref(struct ior__iocp_pthr *b)
 {
     if (InterlockedDecrement(&b->refs) != 0)
         return;
-    CloseHandle(b->h);
+    if (b->is_socket)
+        closesocket((SOCKET)b->h);
+    else
+        CloseHandle(b->h);
     pdir_release(&b->rd);
     pdir_release(&b->wr);
     ior__free(b);
@@ -124,9 +139,19 @@ static DWORD do_job(struct ior__iocp_pthr *b, ior__pdir_t *d, DWORD *count)
     DWORD done = 0;
 
     if (!d->is_write) {
-        if (!do_call(b, d, d->buf, IOR__IOCP_PIPE_CHUNK, &n)) {
+        if (!do_call(b, d, d->buf, IOR__PTHR_BUF, &n)) {
             *count = 0;
             return GetLastError();
+        }
+        /*
+         * Ctrl-C during a console read: zero bytes and this error (Python's
+         * console readline relies on it too). Not EOF: the handler stops
+         * the loop if asked to, and stdin stays usable.
+         */
+        if (n == 0 && b->is_console &&
+            GetLastError() == ERROR_OPERATION_ABORTED) {
+            *count = 0;
+            return ERROR_OPERATION_ABORTED;
         }
         *count = n;
         return 0;
@@ -220,8 +245,10 @@ static void thr_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     err = job_error(op, err);
     if (err == ERROR_MORE_DATA)
         err = 0;
-    if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF ||
-        err == ERROR_PIPE_NOT_CONNECTED || (err == 0 && bytes == 0)) {
+    if (err == ERROR_OPERATION_ABORTED) {
+        /* Only a console's Ctrl-C cancels a live job: read again. */
+    } else if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF ||
+               err == ERROR_PIPE_NOT_CONNECTED || (err == 0 && bytes == 0)) {
         /* A zero-byte read is EOF too: a file's end, a console's ^Z. */
         p->read_done = 1;
         ior__core_read_eof(&p->base);
@@ -246,11 +273,10 @@ static int thr_post_send(ior__iocp_pipe_t *p)
 
     if (!d->thread)
         return 0;
-    n = ior__core_send_begin(&p->base, bufs, 16, IOR__IOCP_PIPE_CHUNK);
+    n = ior__core_send_begin(&p->base, bufs, 16, IOR__PTHR_BUF);
     if (n == 0)
         return 0;
-    d->len =
-        (DWORD)ior__iocp_pipe_gather(d->buf, IOR__IOCP_PIPE_CHUNK, bufs, n);
+    d->len = (DWORD)ior__iocp_pipe_gather(d->buf, IOR__PTHR_BUF, bufs, n);
     p->sending = 1;
     kick(p, d);
     return 1;
@@ -308,7 +334,7 @@ static int pdir_start(struct ior__iocp_pthr *b, ior__pdir_t *d, int is_write,
     d->op = op;
     d->go = CreateEventW(NULL, FALSE, FALSE, NULL);
     d->ev = b->overlapped ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
-    d->buf = (char *)ior__malloc(IOR__IOCP_PIPE_CHUNK);
+    d->buf = (char *)ior__malloc(IOR__PTHR_BUF);
     if (!d->buf)
         return IOR_ENOMEM;
     if (!d->go || (b->overlapped && !d->ev))
@@ -383,6 +409,7 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
                         int overlapped, int is_file, unsigned dirs)
 {
     struct ior__iocp_pthr *b;
+    DWORD mode;
     int rc = 0;
 
     b = (struct ior__iocp_pthr *)ior__calloc(1, sizeof(*b));
@@ -394,6 +421,8 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     b->port = lp->port;
     b->overlapped = overlapped;
     b->is_file = is_file && overlapped;
+    b->is_console = GetConsoleMode(h, &mode) ? 1 : 0;
+    b->is_socket = p->is_socket;
     if (b->is_file) {
         LARGE_INTEGER zero;
         LARGE_INTEGER pos;
@@ -410,6 +439,7 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     if (rc != 0) {
         /* The handle stays the caller's: stop what started, keep h. */
         b->h = GetCurrentProcess(); /* a pseudo-handle: closing is a no-op */
+        b->is_socket = 0;
         b->detached = 1;
         pdir_stop(b, &b->rd);
         pdir_stop(b, &b->wr);

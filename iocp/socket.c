@@ -117,8 +117,11 @@ void ior__os_shutdown_write(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
 
-    /* A pipe cannot half-close: its peer sees EOF at the close. */
-    if (ior__iocp_is_pipe(t) || sk->closed)
+    if (ior__iocp_is_pipe(t)) {
+        ior__iocp_pipe_shutdown_write(t); /* pipe.c */
+        return;
+    }
+    if (sk->closed)
         return;
     if (shutdown(sk->s, SD_SEND) != 0) {
         int err = WSAGetLastError();

@@ -48,6 +48,42 @@ static int post_send(ior__iocp_sock_t *sk)
     return 1;
 }
 
+/*
+ * The core's fast path for a write into an idle transport: a plain
+ * non-blocking WSASend (the socket is in FIONBIO mode) straight from the
+ * caller's buffers. No OVERLAPPED, so no completion is queued; under Wine
+ * this saves the overlapped round trip through wineserver that dominates
+ * small writes. Would-block or an error is "nothing taken": the core
+ * queues the bytes and the overlapped path takes over (and reports any
+ * error from the loop), so real Windows loses nothing.
+ */
+size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
+{
+    ior__iocp_sock_t *sk;
+    ior__iocp_loop_t *lp;
+    DWORD sent = 0;
+    size_t i;
+
+    if (ior__iocp_is_pipe(t))
+        return 0;
+    sk = ior__iocp_sock(t);
+    lp = ior__iocp_loop(t->loop);
+    if (!lp->direct_ok || sk->sending || sk->closed || n == 0 ||
+        n > IOR__IOCP_MAX_SEND_BUFS)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (bufs[i].len > IOR__IOCP_MAX_SEND_LEN)
+            return 0;
+        lp->wsa_bufs[i].buf = (CHAR *)bufs[i].base;
+        lp->wsa_bufs[i].len = (ULONG)bufs[i].len;
+    }
+    if (WSASend(sk->s, lp->wsa_bufs, (DWORD)n, &sent, 0, NULL, NULL) == 0)
+        return sent;
+    /* An error too: the overlapped send meets it and reports it from the
+     * loop, as it would have without this fast path. */
+    return 0;
+}
+
 void ior__os_start_writing(ior_transport_t *t)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);

@@ -22,7 +22,7 @@
 #endif
 
 /* 64 KiB: one socket read of a busy stream; shared, so idle costs none. */
-#define IOR__RBUF_SIZE (64 * 1024)
+#define IOR__RBUF_SIZE (256 * 1024)
 #define IOR__DEFAULT_MAX_EVENTS 256
 
 void ior__close_fd(int fd)

@@ -39,6 +39,11 @@ const char *nu_platform_pipe_kind_name(int kind);
 /* *rd reads what *wr writes. Returns 0, or -1. */
 int nu_platform_pipe(int kind, intptr_t *rd, intptr_t *wr);
 void nu_platform_close_handle(intptr_t h);
+/*
+ * A connected stream socket pair as OS handles (POSIX: socketpair;
+ * Windows: loopback TCP), for ior_pipe_open over sockets. 0, or -1.
+ */
+int nu_platform_socketpair(intptr_t *a, intptr_t *b);
 /* A new empty temporary file; its path in buf. Returns 0, or -1. */
 int nu_platform_temp_file(char *buf, size_t len);
 /* Opens path for reading, or for writing (truncated). 0, or -1. */

@@ -150,3 +150,13 @@ int nu_platform_file_open(const char *path, int for_write, int kind,
     *h = fd;
     return 0;
 }
+
+int nu_platform_socketpair(intptr_t *a, intptr_t *b)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return -1;
+    *a = sv[0];
+    *b = sv[1];
+    return 0;
+}

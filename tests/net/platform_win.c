@@ -166,12 +166,48 @@ int nu_platform_file_open(const char *path, int for_write, int kind,
                           intptr_t *h)
 {
     DWORD flags = kind == 0 ? FILE_FLAG_OVERLAPPED : FILE_ATTRIBUTE_NORMAL;
-    HANDLE f = CreateFileA(path, for_write ? GENERIC_WRITE : GENERIC_READ,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                           for_write ? CREATE_ALWAYS : OPEN_EXISTING, flags,
-                           NULL);
+    HANDLE f =
+        CreateFileA(path, for_write ? GENERIC_WRITE : GENERIC_READ,
+                    FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                    for_write ? CREATE_ALWAYS : OPEN_EXISTING, flags, NULL);
     if (f == INVALID_HANDLE_VALUE)
         return -1;
     *h = (intptr_t)f;
+    return 0;
+}
+
+/* Winsock stays started: ior's loop starts it too, and never cleans up. */
+int nu_platform_socketpair(intptr_t *a, intptr_t *b)
+{
+    WSADATA wsa;
+    struct sockaddr_in sin;
+    int len = sizeof(sin);
+    SOCKET l;
+    SOCKET c = INVALID_SOCKET;
+    SOCKET s = INVALID_SOCKET;
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+        return -1;
+    l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (l == INVALID_SOCKET)
+        return -1;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&sin, &len) == 0) {
+        c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        if (c != INVALID_SOCKET &&
+            connect(c, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+            s = accept(l, NULL, NULL);
+    }
+    closesocket(l);
+    if (s == INVALID_SOCKET) {
+        if (c != INVALID_SOCKET)
+            closesocket(c);
+        return -1;
+    }
+    *a = (intptr_t)c;
+    *b = (intptr_t)s;
     return 0;
 }

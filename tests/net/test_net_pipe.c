@@ -78,7 +78,7 @@ static void pipe_teardown(pipe_ctx_t *x)
         nu_platform_close_handle(x->wr);
 }
 
-/* --- 16 MiB, a streaming producer, a reader that pauses ------------------ */
+/* --- 16 MiB, a streaming producer, a reader that pauses ------------------- */
 
 #define BIG_BYTES ((uint64_t)16 << 20)
 #define PROD_CHUNK ((size_t)16 * 1024)
@@ -134,8 +134,7 @@ static void prod_stop(void *user)
     ((producer_t *)user)->stopped = 1;
 }
 
-static const ior_producer_ops_t prod_ops = {prod_pause, prod_resume,
-                                            prod_stop};
+static const ior_producer_ops_t prod_ops = {prod_pause, prod_resume, prod_stop};
 
 typedef struct big_ctx {
     pipe_ctx_t x;
@@ -162,8 +161,7 @@ static void reader_data(nu_conn_t *c, const void *data, size_t len)
         b->next_pause += READER_PAUSE_EVERY;
         b->reader_pauses++;
         assert_int_equal(ior_transport_pause_producing(c->t), 0);
-        assert_int_equal(ior_call_later(c->loop, 2, reader_resume, c, NULL),
-                         0);
+        assert_int_equal(ior_call_later(c->loop, 2, reader_resume, c, NULL), 0);
     }
 }
 
@@ -195,8 +193,8 @@ static void run_big(int kind)
     assert_true(b.p.max_buffered <= 65536 + PROD_CHUNK);
     assert_true(b.reader_pauses >= 15);
     assert_false(b.p.stopped); /* unregistered before the close */
-    print_message("  producer paused %d times, max buffered %lu\n",
-                  b.p.pauses, (unsigned long)b.p.max_buffered);
+    print_message("  producer paused %d times, max buffered %lu\n", b.p.pauses,
+                  (unsigned long)b.p.max_buffered);
     pipe_teardown(&b.x);
 }
 
@@ -212,7 +210,7 @@ static void test_pipe_16mib_producer_paused_by_slow_reader_k1(void **state)
     run_big(1);
 }
 
-/* --- EOF on the read end ---------------------------------------------------- */
+/* --- EOF on the read end -------------------------------------------------- */
 
 static void run_eof(int kind)
 {
@@ -245,7 +243,7 @@ static void test_pipe_writer_close_is_eof_k1(void **state)
     run_eof(1);
 }
 
-/* --- closed reader ----------------------------------------------------------- */
+/* --- closed reader -------------------------------------------------------- */
 
 static void run_epipe(int kind)
 {
@@ -275,7 +273,7 @@ static void test_pipe_closed_reader_is_epipe_k1(void **state)
     run_epipe(1);
 }
 
-/* --- abort with a write in flight ------------------------------------------ */
+/* --- abort with a write in flight ----------------------------------------- */
 
 static void abort_now(ior_loop_t *loop, void *user)
 {
@@ -318,7 +316,7 @@ static void test_pipe_abort_with_write_in_flight_k1(void **state)
     run_abort(1);
 }
 
-/* --- ior_loop_free with a reader blocked forever ---------------------------- */
+/* --- ior_loop_free with a reader blocked forever -------------------------- */
 
 static void stop_soon(ior_loop_t *loop, void *user)
 {
@@ -353,7 +351,7 @@ static void test_pipe_loop_free_with_blocked_reader_k1(void **state)
     run_idle_free(1);
 }
 
-/* --- regular files ------------------------------------------------------------ */
+/* --- regular files -------------------------------------------------------- */
 
 #define FILE_BYTES ((uint64_t)(3 << 20) + 12345)
 
@@ -363,8 +361,8 @@ static void write_pattern_file(const char *path, uint64_t len)
     uint64_t off = 0;
     assert_non_null(f);
     while (off < len) {
-        size_t n = len - off > NU_PATTERN_MAX ? NU_PATTERN_MAX
-                                              : (size_t)(len - off);
+        size_t n =
+            len - off > NU_PATTERN_MAX ? NU_PATTERN_MAX : (size_t)(len - off);
         assert_int_equal(fwrite(nu_pattern(off), 1, n, f), n);
         off += n;
     }
@@ -468,7 +466,34 @@ static void test_file_write_then_read_back_k1(void **state)
     run_file_write(1);
 }
 
-/* --- arguments and stdio ------------------------------------------------------- */
+/* --- a socket through ior_pipe_open ------------------------------------- */
+
+/* A socket handle works as a pipe: data in order, then EOF on close. */
+static void test_pipe_open_over_socket(void **state)
+{
+    pipe_ctx_t x;
+    uint64_t off;
+    (void)state;
+    memset(&x, 0, sizeof(x));
+    nu_loop_init(&x.nl);
+    assert_int_equal(nu_platform_socketpair(&x.rd, &x.wr), 0);
+    x.want_lost = 2;
+    open_end(&x, &x.r, &x.rd, IOR_PIPE_READ, NU_HALF_CLOSE);
+    open_end(&x, &x.w, &x.wr, IOR_PIPE_WRITE, 0);
+    for (off = 0; off < ((uint64_t)1 << 20); off += NU_PATTERN_MAX)
+        assert_int_equal(
+            ior_transport_write(x.w.t, nu_pattern(off), NU_PATTERN_MAX), 0);
+    assert_int_equal(ior_transport_lose_connection(x.w.t), 0);
+    nu_loop_run(&x.nl);
+    assert_int_equal(x.r.rx, (uint64_t)1 << 20);
+    assert_true(x.r.rx_hash == nu_pattern_hash((uint64_t)1 << 20));
+    assert_int_equal(x.r.eof, 1);
+    assert_int_equal(x.r.reason, IOR_EDONE);
+    assert_int_equal(x.w.reason, IOR_EDONE);
+    pipe_teardown(&x);
+}
+
+/* --- arguments and stdio -------------------------------------------------- */
 
 /* Bad directions and handles are refused before anything is made. */
 static void test_pipe_open_rejects_bad_arguments(void **state)
@@ -483,8 +508,8 @@ static void test_pipe_open_rejects_bad_arguments(void **state)
                      IOR_EINVAL);
     assert_int_equal(ior_pipe_open(nl.loop, rd, 0x4, &placeholder, NULL, &t),
                      IOR_EINVAL);
-    assert_int_equal(
-        ior_pipe_open(nl.loop, rd, IOR_PIPE_READ, NULL, NULL, &t), IOR_EINVAL);
+    assert_int_equal(ior_pipe_open(nl.loop, rd, IOR_PIPE_READ, NULL, NULL, &t),
+                     IOR_EINVAL);
     assert_int_equal(
         ior_pipe_open(nl.loop, -1, IOR_PIPE_READ, &placeholder, NULL, &t),
         IOR_EBADF);
@@ -521,7 +546,7 @@ static void test_stdio_stderr_write_and_close(void **state)
     fprintf(stderr, "  (net_pipe: stderr still works)\n");
 }
 
-/* --- main ---------------------------------------------------------------------- */
+/* --- main ----------------------------------------------------------------- */
 
 int main(void)
 {
@@ -541,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_file_read_to_eof_k1),
         cmocka_unit_test(test_file_write_then_read_back_k0),
         cmocka_unit_test(test_file_write_then_read_back_k1),
+        cmocka_unit_test(test_pipe_open_over_socket),
         cmocka_unit_test(test_stdio_stderr_write_and_close),
     };
     nu_alloc_install();

@@ -107,12 +107,18 @@ static unsigned long echo_rounds(int expect_skip)
     return inline_count;
 }
 
-/* Wine honours FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: sends finish inline. */
+/* Wine honours FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: sends finish inline.
+ * The direct-write fast path (a plain non-blocking send) is turned off
+ * here, so every send is an overlapped WSASend. */
 static void test_skip_on_success_handles_inline_completions(void **state)
 {
+    unsigned long n;
     (void)state;
+    assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", "1"));
+    n = echo_rounds(1);
+    assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL));
     /* Every small send completes inside WSASend: at least one per round. */
-    assert_true(echo_rounds(1) >= ECHO_ROUNDS);
+    assert_true(n >= ECHO_ROUNDS);
 }
 
 /* Without skip mode every request comes back through the port. */

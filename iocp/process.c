@@ -1,0 +1,606 @@
+/*
+ * Child processes on the completion port: CreateProcessW with the child's
+ * stdin, stdout and stderr on overlapped named pipes whose parent ends are
+ * ordinary pipe transports (pipe.c), so a producer can feed stdin and
+ * pausing stdout stops reading it until the child blocks on a full pipe.
+ * Twisted's iocpreactor polls its child pipes every few milliseconds (its
+ * notes list that as TODO); here every byte and the exit arrive as
+ * completions.
+ *
+ * Pipes: per stdio stream a uniquely named pipe (\\.\pipe\ior-<pid>-
+ * <counter>-<random>), one instance, FILE_FLAG_FIRST_PIPE_INSTANCE (nobody
+ * can have created the name before us) and PIPE_REJECT_REMOTE_CLIENTS.
+ * The parent's end is overlapped and not inheritable; the child's end is
+ * opened right away with CreateFileW, synchronous (a C runtime expects
+ * ordinary handles) and inheritable. Anonymous pipes cannot be used: they
+ * are synchronous, so they would need the thread path of pipe_thread.c.
+ *
+ * Inheritance: PROC_THREAD_ATTRIBUTE_HANDLE_LIST names exactly the three
+ * child ends, so a child never inherits a handle another thread of ours
+ * made inheritable at the same moment. The child's ends are closed in the
+ * parent right after CreateProcessW, so the child holds the only copies
+ * and its exit is EOF on stdout/stderr.
+ *
+ * Exit: RegisterWaitForSingleObject on the process handle; the thread
+ * pool's callback only posts exit_op to the port, and the loop does the
+ * rest (GetExitCodeProcess, UnregisterWaitEx, closing handles). The
+ * posted packet counts as outstanding from registration on, so
+ * ior_loop_free waits for it when it was already posted.
+ *
+ * process_ended runs once the exit was seen AND the core has freed all
+ * three transports (after their connection_lost): pipe.c tells us through
+ * ior__iocp_process_stdio_gone, as posix/fd.c does. Mirrors Twisted's
+ * maybeCallProcessEnded. A stdio transport the user gave no protocol
+ * reads and discards (stdout, stderr) or stays idle (stdin).
+ *
+ * stdin: a pipe reports its reader gone only to a write, so when the
+ * child's exit is seen its stdin transport is closed as lose_connection
+ * does: IOR_EDONE when nothing was queued; with bytes queued the write
+ * fails (the reader is gone) and it ends with IOR_EPIPE. POSIX differs
+ * slightly: it watches the pipe and notices a child that closes its stdin
+ * without exiting.
+ *
+ * ior_loop_free with children running: the pipes are closed (the core
+ * aborts the transports), the wait is unregistered, the child is neither
+ * killed nor waited for, and process_ended is not called (as on POSIX).
+ */
+#define _CRT_RAND_S /* rand_s, before stdlib.h */
+#include "iocp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ior_process {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior__iocp_loop_t *lp;
+    const ior_process_ops_t *ops;
+    void *user;
+    HANDLE h;    /* the process; NULL once its exit was handled */
+    HANDLE wait; /* the thread pool's wait; NULL once unregistered */
+    DWORD pid;
+    ior__iocp_op_t exit_op;   /* posted to the port by the wait callback */
+    volatile LONG fired;      /* the callback ran (exit_op posted) */
+    ior_transport_t *stdio[3]; /* NULL once freed by the core */
+    int open_stdio;
+    unsigned char armed;  /* exit_op counted outstanding, done() not run */
+    unsigned char exited; /* exit handled by the loop */
+    unsigned char ended;  /* process_ended delivered */
+    unsigned char closed; /* ior_loop_free closed it; exit_op frees it */
+    int exit_code;
+};
+
+static const ior_protocol_ops_t null_proto = {NULL, NULL, NULL, NULL};
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* CreateProcessW's errors (and the pipes'): a program that is not there
+ * is IOR_ENOENT, one that cannot be run IOR_EACCES. */
+static int spawn_error(DWORD err)
+{
+    switch (err) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_PATHNAME:
+    case ERROR_INVALID_DRIVE:
+    case ERROR_DIRECTORY: /* cwd is not a directory */
+    case ERROR_BAD_NETPATH:
+        return IOR_ENOENT;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_BAD_EXE_FORMAT:
+    case ERROR_EXE_MACHINE_TYPE_MISMATCH:
+        return IOR_EACCES;
+    default:
+        return ior__iocp_error(err);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifetime                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The transports stop telling p about their end. */
+static void detach_stdio(ior_process_t *p)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (p->stdio[i])
+            ((ior__iocp_pipe_t *)(void *)p->stdio[i])->proc = NULL;
+        p->stdio[i] = NULL;
+    }
+}
+
+static void process_free(ior_process_t *p)
+{
+    detach_stdio(p);
+    ior__core_handle_remove(&p->lp->base, &p->handle);
+    ior__free(p);
+}
+
+static void maybe_end(ior_process_t *p)
+{
+    if (!p->exited || p->open_stdio > 0 || p->ended)
+        return;
+    p->ended = 1;
+    if (p->ops->process_ended)
+        p->ops->process_ended(p, p->user, p->exit_code, 0);
+    process_free(p);
+}
+
+void ior__iocp_process_stdio_gone(struct ior_process *p, int which)
+{
+    p->stdio[which] = NULL;
+    p->open_stdio--;
+    maybe_end(p);
+}
+
+/*
+ * Unregisters the wait from the loop's thread. INVALID_HANDLE_VALUE
+ * blocks until a callback in progress has returned, which is short (it
+ * only posts); never called from the callback itself, where it would
+ * deadlock.
+ */
+static void unwait(ior_process_t *p)
+{
+    if (!p->wait)
+        return;
+    (void)UnregisterWaitEx(p->wait, INVALID_HANDLE_VALUE);
+    p->wait = NULL;
+}
+
+/*
+ * ior_loop_free: close the pipes' link, forget the wait, leave the child
+ * running. If the callback already posted exit_op, p lives until the loop
+ * dispatches it (the loop polls until nothing is outstanding).
+ */
+static void handle_close(ior__handle_t *h)
+{
+    ior_process_t *p = (ior_process_t *)h;
+
+    detach_stdio(p);
+    ior__core_handle_remove(&p->lp->base, &p->handle);
+    unwait(p);
+    if (p->h) {
+        CloseHandle(p->h);
+        p->h = NULL;
+    }
+    if (p->armed && !InterlockedCompareExchange(&p->fired, 0, 0)) {
+        /* Unregistered before it fired: no packet will come. */
+        p->armed = 0;
+        p->lp->outstanding--;
+    }
+    if (p->armed) {
+        p->closed = 1;
+        return;
+    }
+    ior__free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Exit                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Thread pool: the process handle is signalled. Only posts. */
+static VOID CALLBACK on_exit_signalled(PVOID ctx, BOOLEAN timed_out)
+{
+    ior_process_t *p = (ior_process_t *)ctx;
+    HANDLE port = p->lp->port;
+
+    (void)timed_out;
+    InterlockedExchange(&p->fired, 1);
+    /* Internal stays 0: the loop reads it as success. */
+    PostQueuedCompletionStatus(port, 0, IOR__IOCP_KEY_IO, &p->exit_op.ov);
+}
+
+/* See the header comment on stdin. */
+static void end_stdin(ior_process_t *p)
+{
+    ior_transport_t *t = p->stdio[0];
+
+    if (t && t->connected && !t->disconnecting)
+        (void)ior_transport_lose_connection(t);
+}
+
+static void exit_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+{
+    ior_process_t *p = IOR__CONTAINER(op, ior_process_t, exit_op);
+    DWORD code = 0;
+
+    (void)bytes;
+    (void)err;
+    p->armed = 0;
+    if (p->closed) { /* the loop was freed meanwhile */
+        ior__free(p);
+        return;
+    }
+    unwait(p);
+    if (!GetExitCodeProcess(p->h, &code))
+        code = (DWORD)-1;
+    CloseHandle(p->h);
+    p->h = NULL;
+    p->exited = 1;
+    p->exit_code = (int)code;
+    end_stdin(p);
+    maybe_end(p);
+}
+
+static int watch_exit(ior_process_t *p)
+{
+    p->exit_op.done = exit_done;
+    p->armed = 1;
+    p->lp->outstanding++;
+    if (RegisterWaitForSingleObject(&p->wait, p->h, on_exit_signalled, p,
+                                    INFINITE, WT_EXECUTEONLYONCE))
+        return 0;
+    p->wait = NULL;
+    p->armed = 0;
+    p->lp->outstanding--;
+    return ior__iocp_error(GetLastError());
+}
+
+/* ------------------------------------------------------------------ */
+/* Pipes                                                               */
+/* ------------------------------------------------------------------ */
+
+#define IOR__PROC_PIPE_BUF 65536u
+#define IOR__PROC_PIPE_TRIES 8
+
+/* Appends v in hex (8 digits) or decimal to name at *n. */
+static void put_num(wchar_t *name, size_t *n, unsigned long v, int hex)
+{
+    wchar_t digits[16];
+    int k = 0;
+    unsigned base = hex ? 16u : 10u;
+
+    do {
+        digits[k++] = L"0123456789abcdef"[v % base];
+        v /= base;
+    } while (v != 0 || (hex && k < 8));
+    while (k > 0)
+        name[(*n)++] = digits[--k];
+}
+
+/* \\.\pipe\ior-<pid>-<counter>-<random>, into room for 64 units. */
+static void pipe_name(wchar_t *name)
+{
+    static const wchar_t prefix[] = L"\\\\.\\pipe\\ior-";
+    static volatile LONG counter;
+    unsigned int rnd = 0;
+    LARGE_INTEGER qpc;
+    size_t n = sizeof(prefix) / sizeof(prefix[0]) - 1;
+
+    /* Not a secret, only unguessable enough that nobody takes it first. */
+    if (rand_s(&rnd) != 0) {
+        QueryPerformanceCounter(&qpc);
+        rnd = (unsigned int)qpc.LowPart;
+    }
+    memcpy(name, prefix, n * sizeof(wchar_t));
+    put_num(name, &n, (unsigned long)GetCurrentProcessId(), 0);
+    name[n++] = L'-';
+    put_num(name, &n, (unsigned long)InterlockedIncrement(&counter), 0);
+    name[n++] = L'-';
+    put_num(name, &n, (unsigned long)rnd, 1);
+    name[n] = L'\0';
+}
+
+/*
+ * One pipe for stdio stream `which`: *ours (overlapped, not inheritable)
+ * and *child (synchronous, inheritable). A name someone else holds, or a
+ * client that beat us to our instance, means another name.
+ */
+static int make_pipe(int which, HANDLE *ours, HANDLE *child)
+{
+    SECURITY_ATTRIBUTES sa;
+    wchar_t name[80];
+    DWORD mode = (which == 0 ? PIPE_ACCESS_OUTBOUND : PIPE_ACCESS_INBOUND) |
+                 FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE;
+    DWORD access = which == 0 ? GENERIC_READ | FILE_WRITE_ATTRIBUTES
+                              : GENERIC_WRITE | FILE_READ_ATTRIBUTES;
+    DWORD err = ERROR_ACCESS_DENIED;
+    int tries;
+
+    sa.nLength = sizeof(sa);
+    sa.lpSecurityDescriptor = NULL;
+    sa.bInheritHandle = TRUE;
+    for (tries = 0; tries < IOR__PROC_PIPE_TRIES; tries++) {
+        HANDLE s;
+        HANDLE c;
+        pipe_name(name);
+        s = CreateNamedPipeW(name, mode,
+                             PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                                 PIPE_REJECT_REMOTE_CLIENTS,
+                             1, IOR__PROC_PIPE_BUF, IOR__PROC_PIPE_BUF, 0,
+                             NULL);
+        if (s == INVALID_HANDLE_VALUE) {
+            err = GetLastError();
+            if (err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY)
+                continue; /* the name is taken */
+            return ior__iocp_error(err);
+        }
+        c = CreateFileW(name, access, 0, &sa, OPEN_EXISTING, 0, NULL);
+        if (c != INVALID_HANDLE_VALUE) {
+            *ours = s;
+            *child = c;
+            return 0;
+        }
+        err = GetLastError();
+        CloseHandle(s);
+        if (err != ERROR_PIPE_BUSY)
+            return ior__iocp_error(err);
+    }
+    return ior__iocp_error(err);
+}
+
+static void close_handles(HANDLE *hs, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (hs[i])
+            CloseHandle(hs[i]);
+        hs[i] = NULL;
+    }
+}
+
+static int make_pipes(HANDLE ours[3], HANDLE child[3])
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        int r = make_pipe(i, &ours[i], &child[i]);
+        if (r != 0) {
+            close_handles(ours, i);
+            close_handles(child, i);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* The parent ends as pipe transports, owned by p from here on. */
+static int open_transports(ior_process_t *p, HANDLE ours[3])
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        ior_transport_t *t;
+        ior__iocp_pipe_t *pp;
+        int r = ior_pipe_open(&p->lp->base, (intptr_t)ours[i],
+                              i == 0 ? IOR_PIPE_WRITE : IOR_PIPE_READ,
+                              &null_proto, NULL, &t);
+        if (r != 0)
+            return r; /* ours[i..2] still belong to the caller */
+        ours[i] = NULL;
+        pp = (ior__iocp_pipe_t *)(void *)t;
+        pp->proc = p;
+        pp->proc_index = (unsigned char)i;
+        p->stdio[i] = t;
+        p->open_stdio++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* CreateProcessW                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The UTF-16 strings CreateProcessW takes, freed together. */
+typedef struct spawn_strings {
+    wchar_t *app;  /* NULL: search for argv[0] */
+    wchar_t *cmd;
+    wchar_t *env;  /* NULL: inherit */
+    wchar_t *cwd;  /* NULL: inherit */
+} spawn_strings_t;
+
+static void strings_free(spawn_strings_t *s)
+{
+    ior__free(s->app);
+    ior__free(s->cmd);
+    ior__free(s->env);
+    ior__free(s->cwd);
+}
+
+static int strings_make(const ior_process_options_t *o, spawn_strings_t *s)
+{
+    char *cmd = NULL;
+    int r;
+
+    memset(s, 0, sizeof(*s));
+    r = ior__iocp_build_cmdline(o->argv, &cmd);
+    if (r == 0)
+        r = ior__iocp_utf16(cmd, &s->cmd);
+    ior__free(cmd);
+    if (r == 0 && o->file)
+        r = o->file[0] ? ior__iocp_utf16(o->file, &s->app) : IOR_ENOENT;
+    if (r == 0 && o->env)
+        r = ior__iocp_build_env(o->env, &s->env);
+    if (r == 0 && o->cwd)
+        r = ior__iocp_utf16(o->cwd, &s->cwd);
+    if (r != 0)
+        strings_free(s);
+    return r;
+}
+
+/*
+ * A named program CreateProcessW refused: Windows says ERROR_ACCESS_DENIED
+ * for a directory, Wine 8 ERROR_INVALID_HANDLE; look at the file itself.
+ */
+static DWORD app_error(const wchar_t *app, DWORD err)
+{
+    DWORD attrs = GetFileAttributesW(app);
+
+    if (attrs == INVALID_FILE_ATTRIBUTES)
+        return err == ERROR_INVALID_HANDLE ? ERROR_FILE_NOT_FOUND : err;
+    if (attrs & FILE_ATTRIBUTE_DIRECTORY)
+        return ERROR_ACCESS_DENIED;
+    return err;
+}
+
+/*
+ * Starts the child with exactly child[0..2] inherited. On success
+ * *pi holds its handles.
+ */
+static int create_process(const spawn_strings_t *s, HANDLE child[3],
+                          PROCESS_INFORMATION *pi)
+{
+    STARTUPINFOEXW si;
+    SIZE_T size = 0;
+    LPPROC_THREAD_ATTRIBUTE_LIST attrs;
+    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT |
+                  CREATE_NO_WINDOW;
+    BOOL ok;
+    DWORD err;
+
+    (void)InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+    attrs = (LPPROC_THREAD_ATTRIBUTE_LIST)ior__malloc(size);
+    if (!attrs)
+        return IOR_ENOMEM;
+    if (!InitializeProcThreadAttributeList(attrs, 1, 0, &size)) {
+        err = GetLastError();
+        ior__free(attrs);
+        return ior__iocp_error(err);
+    }
+    if (!UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                   child, 3 * sizeof(HANDLE), NULL, NULL)) {
+        err = GetLastError();
+        DeleteProcThreadAttributeList(attrs);
+        ior__free(attrs);
+        return ior__iocp_error(err);
+    }
+    memset(&si, 0, sizeof(si));
+    si.StartupInfo.cb = sizeof(si);
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = child[0];
+    si.StartupInfo.hStdOutput = child[1];
+    si.StartupInfo.hStdError = child[2];
+    si.lpAttributeList = attrs;
+    ok = CreateProcessW(s->app, s->cmd, NULL, NULL, TRUE, flags, s->env,
+                        s->cwd, &si.StartupInfo, pi);
+    err = ok ? 0 : GetLastError();
+    DeleteProcThreadAttributeList(attrs);
+    ior__free(attrs);
+    if (ok)
+        return 0;
+    return spawn_error(s->app ? app_error(s->app, err) : err);
+}
+
+/* Undoes a spawn that cannot be completed. */
+static void kill_child(ior_process_t *p)
+{
+    TerminateProcess(p->h, 1);
+    CloseHandle(p->h);
+    p->h = NULL;
+}
+
+static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
+{
+    spawn_strings_t s;
+    PROCESS_INFORMATION pi;
+    HANDLE ours[3] = {NULL, NULL, NULL};
+    HANDLE child[3] = {NULL, NULL, NULL};
+    int r = strings_make(o, &s);
+
+    if (r != 0)
+        return r;
+    r = make_pipes(ours, child);
+    if (r == 0) {
+        r = create_process(&s, child, &pi);
+        /* The child holds the only copies of its ends from here on. */
+        close_handles(child, 3);
+    }
+    strings_free(&s);
+    if (r != 0) {
+        close_handles(ours, 3);
+        return r;
+    }
+    CloseHandle(pi.hThread);
+    p->h = pi.hProcess;
+    p->pid = pi.dwProcessId;
+    r = open_transports(p, ours);
+    close_handles(ours, 3); /* those not yet taken by a transport */
+    if (r == 0)
+        r = watch_exit(p);
+    if (r != 0)
+        kill_child(p);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public                                                              */
+/* ------------------------------------------------------------------ */
+
+int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                      const ior_process_ops_t *ops, void *user,
+                      ior_process_t **out)
+{
+    ior_process_t *p;
+    int r;
+    int i;
+
+    if (!loop || !opts || !ops || !out || !opts->argv || !opts->argv[0])
+        return IOR_EINVAL;
+    p = (ior_process_t *)ior__calloc(1, sizeof(*p));
+    if (!p)
+        return IOR_ENOMEM;
+    p->lp = ior__iocp_loop(loop);
+    p->ops = ops;
+    p->user = user;
+    r = spawn_checked(p, opts);
+    if (r != 0) {
+        /* The transports made so far go quietly (no protocol callbacks). */
+        for (i = 0; i < 3; i++) {
+            ior_transport_t *t = p->stdio[i];
+            if (t) {
+                ((ior__iocp_pipe_t *)(void *)t)->proc = NULL;
+                (void)ior_transport_abort_connection(t);
+            }
+        }
+        ior__free(p);
+        return r;
+    }
+    p->handle.close = handle_close;
+    ior__core_handle_add(loop, &p->handle);
+    *out = p;
+    return 0;
+}
+
+ior_transport_t *ior_process_stdio(ior_process_t *p, int which)
+{
+    if (!p || which < 0 || which > 2)
+        return NULL;
+    return p->stdio[which];
+}
+
+long ior_process_pid(const ior_process_t *p)
+{
+    return p ? (long)p->pid : -1;
+}
+
+int ior_process_signal(ior_process_t *p, int signum)
+{
+    DWORD code = 0;
+    DWORD err;
+
+    if (!p || signum <= 0)
+        return IOR_EINVAL;
+    if (p->exited || !p->h)
+        return IOR_ESTATE;
+    if (signum != IOR_SIGTERM && signum != IOR_SIGKILL)
+        return IOR_ENOTSUP;
+    /* Until the loop has handled the exit, p->h is open: no pid reuse. */
+    if (TerminateProcess(p->h, 1))
+        return 0;
+    err = GetLastError();
+    /* Windows refuses to terminate a process that has already exited. */
+    if (GetExitCodeProcess(p->h, &code) && code != STILL_ACTIVE)
+        return IOR_ESTATE;
+    return ior__iocp_error(err);
+}
+
+int ior_process_terminate(ior_process_t *p)
+{
+    return ior_process_signal(p, IOR_SIGTERM);
+}
