@@ -364,6 +364,14 @@ int ior__iocp_build_cmdline(const char *const *argv, char **out);
 int ior__iocp_utf16(const char *s, wchar_t **out);
 /* "K=V" list → a CREATE_UNICODE_ENVIRONMENT block. IOR_EINVAL, IOR_ENOMEM. */
 int ior__iocp_build_env(const char *const *env, wchar_t **out);
+/*
+ * process_pipe.c: the child's stdio pipes, ours[i] (overlapped, not
+ * inheritable) and child[i] (synchronous, inheritable); on error nothing
+ * is left open. IOR_E* codes.
+ */
+int ior__iocp_proc_pipes(HANDLE ours[3], HANDLE child[3]);
+/* Closes the non-NULL handles among hs[0..n-1] and sets them NULL. */
+void ior__iocp_close_handles(HANDLE *hs, int n);
 
 /* ------------------------------------------------------------------ */
 /* For tests (tests/wine)                                              */

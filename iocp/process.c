@@ -7,13 +7,9 @@
  * notes list that as TODO); here every byte and the exit arrive as
  * completions.
  *
- * Pipes: per stdio stream a uniquely named pipe (\\.\pipe\ior-<pid>-
- * <counter>-<random>), one instance, FILE_FLAG_FIRST_PIPE_INSTANCE (nobody
- * can have created the name before us) and PIPE_REJECT_REMOTE_CLIENTS.
- * The parent's end is overlapped and not inheritable; the child's end is
- * opened right away with CreateFileW, synchronous (a C runtime expects
- * ordinary handles) and inheritable. Anonymous pipes cannot be used: they
- * are synchronous, so they would need the thread path of pipe_thread.c.
+ * Pipes (process_pipe.c): a uniquely named pipe per stdio stream; our
+ * end overlapped and not inheritable, the child's synchronous and
+ * inheritable.
  *
  * Inheritance: PROC_THREAD_ATTRIBUTE_HANDLE_LIST names exactly the three
  * child ends, so a child never inherits a handle another thread of ours
@@ -40,14 +36,17 @@
  * slightly: it watches the pipe and notices a child that closes its stdin
  * without exiting.
  *
+ * Program lookup is CreateProcessW's: with file NULL it searches for
+ * argv[0] (the application's directory, the current one, the system
+ * directories, then PATH, adding ".exe"); a relative file is taken from
+ * the parent's current directory, not from cwd (POSIX: the child's).
+ *
  * ior_loop_free with children running: the pipes are closed (the core
  * aborts the transports), the wait is unregistered, the child is neither
  * killed nor waited for, and process_ended is not called (as on POSIX).
  */
-#define _CRT_RAND_S /* rand_s, before stdlib.h */
 #include "iocp.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 struct ior_process {
@@ -58,8 +57,8 @@ struct ior_process {
     HANDLE h;    /* the process; NULL once its exit was handled */
     HANDLE wait; /* the thread pool's wait; NULL once unregistered */
     DWORD pid;
-    ior__iocp_op_t exit_op;   /* posted to the port by the wait callback */
-    volatile LONG fired;      /* the callback ran (exit_op posted) */
+    ior__iocp_op_t exit_op;    /* posted to the port by the wait callback */
+    volatile LONG fired;       /* the callback ran (exit_op posted) */
     ior_transport_t *stdio[3]; /* NULL once freed by the core */
     int open_stdio;
     unsigned char armed;  /* exit_op counted outstanding, done() not run */
@@ -241,125 +240,6 @@ static int watch_exit(ior_process_t *p)
     return ior__iocp_error(GetLastError());
 }
 
-/* ------------------------------------------------------------------ */
-/* Pipes                                                               */
-/* ------------------------------------------------------------------ */
-
-#define IOR__PROC_PIPE_BUF 65536u
-#define IOR__PROC_PIPE_TRIES 8
-
-/* Appends v in hex (8 digits) or decimal to name at *n. */
-static void put_num(wchar_t *name, size_t *n, unsigned long v, int hex)
-{
-    wchar_t digits[16];
-    int k = 0;
-    unsigned base = hex ? 16u : 10u;
-
-    do {
-        digits[k++] = L"0123456789abcdef"[v % base];
-        v /= base;
-    } while (v != 0 || (hex && k < 8));
-    while (k > 0)
-        name[(*n)++] = digits[--k];
-}
-
-/* \\.\pipe\ior-<pid>-<counter>-<random>, into room for 64 units. */
-static void pipe_name(wchar_t *name)
-{
-    static const wchar_t prefix[] = L"\\\\.\\pipe\\ior-";
-    static volatile LONG counter;
-    unsigned int rnd = 0;
-    LARGE_INTEGER qpc;
-    size_t n = sizeof(prefix) / sizeof(prefix[0]) - 1;
-
-    /* Not a secret, only unguessable enough that nobody takes it first. */
-    if (rand_s(&rnd) != 0) {
-        QueryPerformanceCounter(&qpc);
-        rnd = (unsigned int)qpc.LowPart;
-    }
-    memcpy(name, prefix, n * sizeof(wchar_t));
-    put_num(name, &n, (unsigned long)GetCurrentProcessId(), 0);
-    name[n++] = L'-';
-    put_num(name, &n, (unsigned long)InterlockedIncrement(&counter), 0);
-    name[n++] = L'-';
-    put_num(name, &n, (unsigned long)rnd, 1);
-    name[n] = L'\0';
-}
-
-/*
- * One pipe for stdio stream `which`: *ours (overlapped, not inheritable)
- * and *child (synchronous, inheritable). A name someone else holds, or a
- * client that beat us to our instance, means another name.
- */
-static int make_pipe(int which, HANDLE *ours, HANDLE *child)
-{
-    SECURITY_ATTRIBUTES sa;
-    wchar_t name[80];
-    DWORD mode = (which == 0 ? PIPE_ACCESS_OUTBOUND : PIPE_ACCESS_INBOUND) |
-                 FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE;
-    DWORD access = which == 0 ? GENERIC_READ | FILE_WRITE_ATTRIBUTES
-                              : GENERIC_WRITE | FILE_READ_ATTRIBUTES;
-    DWORD err = ERROR_ACCESS_DENIED;
-    int tries;
-
-    sa.nLength = sizeof(sa);
-    sa.lpSecurityDescriptor = NULL;
-    sa.bInheritHandle = TRUE;
-    for (tries = 0; tries < IOR__PROC_PIPE_TRIES; tries++) {
-        HANDLE s;
-        HANDLE c;
-        pipe_name(name);
-        s = CreateNamedPipeW(name, mode,
-                             PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
-                                 PIPE_REJECT_REMOTE_CLIENTS,
-                             1, IOR__PROC_PIPE_BUF, IOR__PROC_PIPE_BUF, 0,
-                             NULL);
-        if (s == INVALID_HANDLE_VALUE) {
-            err = GetLastError();
-            if (err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY)
-                continue; /* the name is taken */
-            return ior__iocp_error(err);
-        }
-        c = CreateFileW(name, access, 0, &sa, OPEN_EXISTING, 0, NULL);
-        if (c != INVALID_HANDLE_VALUE) {
-            *ours = s;
-            *child = c;
-            return 0;
-        }
-        err = GetLastError();
-        CloseHandle(s);
-        if (err != ERROR_PIPE_BUSY)
-            return ior__iocp_error(err);
-    }
-    return ior__iocp_error(err);
-}
-
-static void close_handles(HANDLE *hs, int n)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (hs[i])
-            CloseHandle(hs[i]);
-        hs[i] = NULL;
-    }
-}
-
-static int make_pipes(HANDLE ours[3], HANDLE child[3])
-{
-    int i;
-
-    for (i = 0; i < 3; i++) {
-        int r = make_pipe(i, &ours[i], &child[i]);
-        if (r != 0) {
-            close_handles(ours, i);
-            close_handles(child, i);
-            return r;
-        }
-    }
-    return 0;
-}
-
 /* The parent ends as pipe transports, owned by p from here on. */
 static int open_transports(ior_process_t *p, HANDLE ours[3])
 {
@@ -389,10 +269,10 @@ static int open_transports(ior_process_t *p, HANDLE ours[3])
 
 /* The UTF-16 strings CreateProcessW takes, freed together. */
 typedef struct spawn_strings {
-    wchar_t *app;  /* NULL: search for argv[0] */
+    wchar_t *app; /* NULL: search for argv[0] */
     wchar_t *cmd;
-    wchar_t *env;  /* NULL: inherit */
-    wchar_t *cwd;  /* NULL: inherit */
+    wchar_t *env; /* NULL: inherit */
+    wchar_t *cwd; /* NULL: inherit */
 } spawn_strings_t;
 
 static void strings_free(spawn_strings_t *s)
@@ -440,6 +320,30 @@ static DWORD app_error(const wchar_t *app, DWORD err)
 }
 
 /*
+ * The child gets a console of its own without a window (CREATE_NO_WINDOW),
+ * so it never pops one up, and console programs it starts share that
+ * hidden console instead of each opening a visible one.
+ *
+ * Wine 8 differs: it serves such a console with a headless conhost.exe
+ * per child, and when the child is terminated before it has attached to
+ * it (a terminate right after spawn), that conhost stays running forever
+ * holding the child's stdio handles, so our pipes never see EOF and
+ * process_ended never comes (reproduced without ior: spawn two children
+ * with redirected stdio, terminate both at once, about one time in ten).
+ * Under Wine the child therefore gets no console at all
+ * (DETACHED_PROCESS), which has no helper process to leak.
+ */
+static DWORD console_flag(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    /* Wine's ntdll exports wine_get_version; Windows' does not. */
+    if (ntdll && GetProcAddress(ntdll, "wine_get_version"))
+        return DETACHED_PROCESS;
+    return CREATE_NO_WINDOW;
+}
+
+/*
  * Starts the child with exactly child[0..2] inherited. On success
  * *pi holds its handles.
  */
@@ -450,7 +354,7 @@ static int create_process(const spawn_strings_t *s, HANDLE child[3],
     SIZE_T size = 0;
     LPPROC_THREAD_ATTRIBUTE_LIST attrs;
     DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT |
-                  CREATE_NO_WINDOW;
+                  console_flag();
     BOOL ok;
     DWORD err;
 
@@ -477,8 +381,8 @@ static int create_process(const spawn_strings_t *s, HANDLE child[3],
     si.StartupInfo.hStdOutput = child[1];
     si.StartupInfo.hStdError = child[2];
     si.lpAttributeList = attrs;
-    ok = CreateProcessW(s->app, s->cmd, NULL, NULL, TRUE, flags, s->env,
-                        s->cwd, &si.StartupInfo, pi);
+    ok = CreateProcessW(s->app, s->cmd, NULL, NULL, TRUE, flags, s->env, s->cwd,
+                        &si.StartupInfo, pi);
     err = ok ? 0 : GetLastError();
     DeleteProcThreadAttributeList(attrs);
     ior__free(attrs);
@@ -505,22 +409,22 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
 
     if (r != 0)
         return r;
-    r = make_pipes(ours, child);
+    r = ior__iocp_proc_pipes(ours, child);
     if (r == 0) {
         r = create_process(&s, child, &pi);
         /* The child holds the only copies of its ends from here on. */
-        close_handles(child, 3);
+        ior__iocp_close_handles(child, 3);
     }
     strings_free(&s);
     if (r != 0) {
-        close_handles(ours, 3);
+        ior__iocp_close_handles(ours, 3);
         return r;
     }
     CloseHandle(pi.hThread);
     p->h = pi.hProcess;
     p->pid = pi.dwProcessId;
     r = open_transports(p, ours);
-    close_handles(ours, 3); /* those not yet taken by a transport */
+    ior__iocp_close_handles(ours, 3); /* those not yet taken by a transport */
     if (r == 0)
         r = watch_exit(p);
     if (r != 0)

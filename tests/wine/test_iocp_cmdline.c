@@ -104,17 +104,31 @@ static void round_trip(const char *const *argv)
 /* The arguments of the net suite's test, and UTF-8, come back exactly. */
 static void test_cmdline_round_trips_through_commandlinetoargvw(void **state)
 {
-    static const char *const argv[] = {
-        "child_helper", "plain",     "with space",  "",
-        "quote\"inside", "back\\slash", "trailing\\", "two\\\\",
-        "\"quoted\"",    "a\\\"b",      "\\\\\"",     "tab\there",
-        "$HOME",         "%PATH%",      "*",          "  lead and trail  ",
-        "\\",            "'single'",    "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5",
-        "x \\\\",        NULL};
-    static const char *const prog_space[] = {"C:\\Program Files\\p.exe",
-                                             "a b", NULL};
-    static const char *const prog_slash[] = {"C:\\dir with space\\",
-                                             "\"", NULL};
+    static const char *const argv[] = {"child_helper",
+                                       "plain",
+                                       "with space",
+                                       "",
+                                       "quote\"inside",
+                                       "back\\slash",
+                                       "trailing\\",
+                                       "two\\\\",
+                                       "\"quoted\"",
+                                       "a\\\"b",
+                                       "\\\\\"",
+                                       "tab\there",
+                                       "$HOME",
+                                       "%PATH%",
+                                       "*",
+                                       "  lead and trail  ",
+                                       "\\",
+                                       "'single'",
+                                       "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5",
+                                       "x \\\\",
+                                       NULL};
+    static const char *const prog_space[] = {"C:\\Program Files\\p.exe", "a b",
+                                             NULL};
+    static const char *const prog_slash[] = {"C:\\dir with space\\", "\"",
+                                             NULL};
     (void)state;
     round_trip(argv);
     round_trip(prog_space);
