@@ -92,23 +92,13 @@ void ior__os_stop_reading(ior_transport_t *t)
     fd_update(f);
 }
 
-/*
- * One gathered send. Returns bytes written (>= 0), or -1 with the IOR_E*
- * code in *err (0 for "would block").
- */
-static ssize_t fd_send_once(ior__fd_t *f, int *err, int *os_err)
+/* One gathered write of bufs[0..n), retried on EINTR; -1 with errno. */
+static ssize_t fd_writev(ior__fd_t *f, const ior_buf_t *bufs, size_t n)
 {
-    ior__posix_loop_t *pl = IOR__PL(f->base.loop);
-    ior_buf_t *bufs = pl->send_bufs;
-    struct iovec *iov = pl->send_iov;
+    struct iovec *iov = IOR__PL(f->base.loop)->send_iov;
     struct msghdr msg;
-    size_t n =
-        ior__core_send_begin(&f->base, bufs, IOR__IOV_MAX, IOR__SEND_MAX);
     size_t i;
     ssize_t w;
-    *err = 0;
-    if (n == 0)
-        return 0;
     for (i = 0; i < n; i++) {
         iov[i].iov_base = (void *)bufs[i].base;
         iov[i].iov_len = bufs[i].len;
@@ -120,6 +110,24 @@ static ssize_t fd_send_once(ior__fd_t *f, int *err, int *os_err)
         w = f->is_socket ? sendmsg(f->io.fd, &msg, MSG_NOSIGNAL)
                          : writev(f->io.fd, iov, (int)n);
     } while (w < 0 && errno == EINTR);
+    return w;
+}
+
+/*
+ * One gathered send of the queue. Returns bytes written (>= 0), or -1 with
+ * the IOR_E* code in *err (0 for "would block").
+ */
+static ssize_t fd_send_once(ior__fd_t *f, int *err, int *os_err)
+{
+    ior__posix_loop_t *pl = IOR__PL(f->base.loop);
+    ior_buf_t *bufs = pl->send_bufs;
+    size_t n =
+        ior__core_send_begin(&f->base, bufs, IOR__IOV_MAX, IOR__SEND_MAX);
+    ssize_t w;
+    *err = 0;
+    if (n == 0)
+        return 0;
+    w = fd_writev(f, bufs, n);
     if (w < 0) {
         int e = errno;
         ior__core_send_end(&f->base, 0);
@@ -242,24 +250,11 @@ static void fd_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
 size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
 {
     ior__fd_t *f = (ior__fd_t *)t;
-    struct iovec *iov = IOR__PL(t->loop)->send_iov;
-    struct msghdr msg;
     ssize_t w;
-    size_t i;
 
     if (f->closed || f->want_write || n == 0 || n > IOR__IOV_MAX)
         return 0;
-    for (i = 0; i < n; i++) {
-        iov[i].iov_base = (void *)bufs[i].base;
-        iov[i].iov_len = bufs[i].len;
-    }
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n;
-    do {
-        w = f->is_socket ? sendmsg(f->io.fd, &msg, MSG_NOSIGNAL)
-                         : writev(f->io.fd, iov, (int)n);
-    } while (w < 0 && errno == EINTR);
+    w = fd_writev(f, bufs, n);
     /* Would-block or an error: nothing taken. The queued path meets the
      * error again and reports it from the loop, as without this path. */
     return w >= 0 ? (size_t)w : 0;
