@@ -267,6 +267,12 @@ int ior__iocp_addr_from_sockaddr(const struct sockaddr *sa, ior_addr_t *out);
 /* AF_INET / AF_INET6 for an ior_addr_t, 0 if unset or unknown. */
 int ior__iocp_af(const ior_addr_t *a);
 
+/*
+ * Whether every provider of s hands out IFS handles, the condition for
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (socket.c).
+ */
+int ior__iocp_provider_is_ifs(SOCKET s);
+
 /* Translates a Winsock or Win32 error code into an IOR_E* code. */
 int ior__iocp_error(DWORD err);
 

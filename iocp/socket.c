@@ -15,7 +15,7 @@
  * provider may complete requests without the port seeing them. Wine's
  * provider is IFS and honours the flag (checked by tests/wine).
  */
-static int provider_is_ifs(SOCKET s)
+int ior__iocp_provider_is_ifs(SOCKET s)
 {
     WSAPROTOCOL_INFOW info;
     int len = (int)sizeof(info);
@@ -52,7 +52,7 @@ int ior__iocp_socket(ior__iocp_loop_t *lp, int family, SOCKET *out, int *skip,
         return ior__iocp_error(err);
     }
     if (lp->skip_ok[idx] < 0)
-        lp->skip_ok[idx] = provider_is_ifs(s);
+        lp->skip_ok[idx] = ior__iocp_provider_is_ifs(s);
     if (lp->skip_ok[idx] &&
         SetFileCompletionNotificationModes(
             (HANDLE)s, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |

@@ -43,16 +43,11 @@ static void set_connreset(ior_udp_t *u, BOOL on)
 /* As socket.c decides for TCP: skip mode only on IFS providers. */
 static int want_skip(ior_udp_t *u)
 {
-    WSAPROTOCOL_INFOW info;
-    int len = (int)sizeof(info);
     int idx = u->family == AF_INET6 ? 1 : 0;
 
     if (u->lp->skip_ok[idx] == 0) /* IOR_IOCP_NO_SKIP, or TCP is not IFS */
         return 0;
-    if (getsockopt(u->s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) !=
-        0)
-        return 0;
-    return (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0;
+    return ior__iocp_provider_is_ifs(u->s);
 }
 
 static int open_socket(ior_udp_t *u, const ior_addr_t *addr,
