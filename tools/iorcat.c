@@ -394,21 +394,27 @@ void iorcat_listen_on(iorcat_t *c)
     iorcat_finish(c);
 }
 
-/* No address given: every address, dual-stack unless -4 or -6. */
-static void listen_any(iorcat_t *c)
+/*
+ * No address given: every address, dual-stack unless -4 or -6; bind_fn
+ * is the TCP listen or the UDP bind. What fails is reported as "what".
+ */
+void iorcat_bind_any(iorcat_t *c,
+                     int (*bind_fn)(iorcat_t *c, const ior_addr_t *a,
+                                    int v6only),
+                     const char *what)
 {
     ior_addr_t a;
     int r = IOR_EAFNOSUPPORT;
     if (c->o.family != IOR_AF_INET) {
         (void)ior_addr_parse(&a, "::", c->o.port);
-        r = listen_one(c, &a, c->o.family == IOR_AF_INET6);
+        r = bind_fn(c, &a, c->o.family == IOR_AF_INET6);
     }
     if (r != 0 && c->o.family != IOR_AF_INET6) {
         (void)ior_addr_parse(&a, "0.0.0.0", c->o.port);
-        r = listen_one(c, &a, 0);
+        r = bind_fn(c, &a, 0);
     }
     if (r != 0) {
-        iorcat_log("listen on port %u: %s", (unsigned)c->o.port,
+        iorcat_log("%s on port %u: %s", what, (unsigned)c->o.port,
                    ior_strerror(r));
         c->status = 1;
         iorcat_finish(c);
@@ -426,7 +432,7 @@ static int start(iorcat_t *c)
         if (c->o.udp)
             iorcat_udp_listen_any(c);
         else
-            listen_any(c);
+            iorcat_bind_any(c, listen_one, "listen");
         return 0;
     }
     r = ior_resolve(c->loop, c->o.host, c->o.port, c->o.family, on_resolved,

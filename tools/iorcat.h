@@ -149,6 +149,15 @@ void iorcat_udp_connect(iorcat_t *c);
 /* -u -l: binds the first of c->addrs that works. */
 void iorcat_udp_listen_on(iorcat_t *c);
 
+/*
+ * No address given: every address, dual-stack unless -4/-6, through
+ * bind_fn (TCP listen or UDP bind); a failure ends the program.
+ */
+void iorcat_bind_any(iorcat_t *c,
+                     int (*bind_fn)(iorcat_t *c, const ior_addr_t *a,
+                                    int v6only),
+                     const char *what);
+
 /* -u -l without an address: every address (dual-stack unless -4/-6). */
 void iorcat_udp_listen_any(iorcat_t *c);
 

@@ -500,20 +500,5 @@ void iorcat_udp_listen_on(iorcat_t *c)
 
 void iorcat_udp_listen_any(iorcat_t *c)
 {
-    ior_addr_t a;
-    int r = IOR_EAFNOSUPPORT;
-    if (c->o.family != IOR_AF_INET) {
-        (void)ior_addr_parse(&a, "::", c->o.port);
-        r = bind_one(c, &a, c->o.family == IOR_AF_INET6);
-    }
-    if (r != 0 && c->o.family != IOR_AF_INET6) {
-        (void)ior_addr_parse(&a, "0.0.0.0", c->o.port);
-        r = bind_one(c, &a, 0);
-    }
-    if (r != 0) {
-        iorcat_log("udp listen on port %u: %s", (unsigned)c->o.port,
-                   ior_strerror(r));
-        c->status = 1;
-        iorcat_finish(c);
-    }
+    iorcat_bind_any(c, bind_one, "udp listen");
 }
