@@ -62,6 +62,14 @@ struct ior__iocp_op {
 /* Read buffer sizes: a busy stream grows to MAX per read. */
 #define IOR__IOCP_READ_MIN (16u * 1024u)
 #define IOR__IOCP_READ_MAX (256u * 1024u)
+/*
+ * A real read left waiting this long without data is cancelled and
+ * replaced by a zero-byte read, so an idle connection pins no buffer
+ * (filehandle.c explains why reads stay real while data flows).
+ */
+#define IOR__IOCP_READ_IDLE_MS 1000u
+
+struct ior__iocp_sock;
 
 typedef struct ior__iocp_loop {
     struct ior_loop base;
@@ -85,6 +93,11 @@ typedef struct ior__iocp_loop {
     int direct_ok;
     /* For tests: requests that completed inline (skip-on-success). */
     unsigned long inline_successes;
+    /* Sockets waiting in a real read, oldest first (filehandle.c). */
+    struct ior__iocp_sock *armed_head;
+    struct ior__iocp_sock *armed_tail;
+    uint64_t read_idle_ms; /* IOR__IOCP_READ_IDLE_MS; tests shorten it */
+    unsigned long idle_cancels; /* for tests: real reads given up idle */
 } ior__iocp_loop_t;
 
 static inline ior__iocp_loop_t *ior__iocp_loop(ior_loop_t *loop)
@@ -145,6 +158,12 @@ typedef struct ior__iocp_sock {
     unsigned char zero_read; /* the posted read is the zero-byte one */
     unsigned char zero_next; /* the next read is a zero-byte one */
     unsigned char read_done; /* EOF or a read error: never read again */
+    unsigned char armed;       /* on the loop's list of real reads */
+    unsigned char idle_cancel; /* the real read was cancelled as idle */
+    unsigned char delivering;  /* rbuf is being handed to the core */
+    struct ior__iocp_sock *armed_prev;
+    struct ior__iocp_sock *armed_next;
+    uint64_t armed_at; /* loop time the real read was posted */
 
     ior__iocp_op_t sop;
     unsigned char sending; /* sop is posted */
@@ -181,6 +200,13 @@ void ior__iocp_sock_unref(ior__iocp_sock_t *sk);
 
 /* Read side (filehandle.c): the read request's completion. */
 void ior__iocp_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
+/* Takes the socket off the loop's list of real reads (closing). */
+void ior__iocp_read_disarm(ior__iocp_sock_t *sk);
+/*
+ * Before each wait: cancels real reads idle for read_idle_ms, and returns
+ * timeout_ms shortened to the next such deadline.
+ */
+int ior__iocp_read_sweep(ior__iocp_loop_t *lp, int timeout_ms);
 /* Write side (write.c): the send request's completion. */
 void ior__iocp_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
 
@@ -393,5 +419,9 @@ size_t ior__iocp_read_buffer_peak(const ior_transport_t *t);
 int ior__iocp_skip_mode(const ior_transport_t *t);
 /* Requests of this loop that completed inline and skipped the port. */
 unsigned long ior__iocp_inline_successes(const ior_loop_t *loop);
+/* Sets how long a real read may wait for data before it is given up. */
+void ior__iocp_set_read_idle_ms(ior_loop_t *loop, uint64_t ms);
+/* Real reads of this loop cancelled because they stayed idle. */
+unsigned long ior__iocp_idle_cancels(const ior_loop_t *loop);
 
 #endif /* IOR_IOCP_H */

@@ -94,6 +94,7 @@ int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
      * tests can run every write through an overlapped WSASend. */
     lp->direct_ok =
         GetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL, 0) > 0 ? 0 : 1;
+    lp->read_idle_ms = IOR__IOCP_READ_IDLE_MS;
     *out = &lp->base;
     return 0;
 
@@ -251,6 +252,7 @@ void ior__os_loop_poll(ior_loop_t *loop, int timeout_ms)
     unsigned cap = loop->max_events ? loop->max_events : 1;
     unsigned n;
 
+    timeout_ms = ior__iocp_read_sweep(lp, timeout_ms);
     if (lp->ready_head)
         timeout_ms = 0;
     /*
@@ -341,4 +343,14 @@ int ior__os_stop_on_interrupt(ior_loop_t *loop)
 unsigned long ior__iocp_inline_successes(const ior_loop_t *loop)
 {
     return ((const ior__iocp_loop_t *)loop)->inline_successes;
+}
+
+void ior__iocp_set_read_idle_ms(ior_loop_t *loop, uint64_t ms)
+{
+    ior__iocp_loop(loop)->read_idle_ms = ms;
+}
+
+unsigned long ior__iocp_idle_cancels(const ior_loop_t *loop)
+{
+    return ((const ior__iocp_loop_t *)loop)->idle_cancels;
 }

@@ -152,6 +152,7 @@ void ior__os_close(ior_transport_t *t, int abort)
         setsockopt(sk->s, SOL_SOCKET, SO_LINGER, (const char *)&lg,
                    (int)sizeof(lg));
     }
+    ior__iocp_read_disarm(sk); /* the sweep must not touch a closed socket */
     if (sk->reading || sk->sending)
         CancelIoEx((HANDLE)sk->s, NULL);
     closesocket(sk->s);

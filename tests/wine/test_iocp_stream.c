@@ -15,13 +15,36 @@
 
 #define BULK (32u * 1024u * 1024u)
 #define TAIL 10u
+#define IDLE_MS 50u
+#define IDLE_WAIT_MS 5000u
 
+typedef struct idle_watch {
+    pair_t *p;
+    uint64_t tail_at; /* loop time the tail arrived */
+    uint64_t idle_at; /* loop time the server was seen in a zero-byte read */
+} idle_watch_t;
+
+static idle_watch_t watch;
+
+/*
+ * After the tail the server reads into a real buffer (data is flowing);
+ * once it has waited IDLE_MS for more, the loop gives that read up for a
+ * zero-byte one. Checked every few ms, bounded by IDLE_WAIT_MS.
+ */
 static void check_idle(ior_loop_t *loop, void *user)
 {
-    pair_t *p = (pair_t *)user;
-    /* After a short read the server waits in a zero-byte read. */
-    assert_int_equal(ior__iocp_read_buffer_size(p->server.t), 0);
-    ior_loop_stop(loop);
+    idle_watch_t *w = (idle_watch_t *)user;
+    uint64_t now = ior_loop_now(loop);
+    if (ior__iocp_read_buffer_size(w->p->server.t) == 0) {
+        w->idle_at = now;
+        ior_loop_stop(loop);
+        return;
+    }
+    if (now - w->tail_at > IDLE_WAIT_MS) {
+        ior_loop_stop(loop);
+        return;
+    }
+    assert_int_equal(ior_call_later(loop, 5, check_idle, w, NULL), 0);
 }
 
 static void bulk_server_data(conn_t *c)
@@ -32,7 +55,12 @@ static void bulk_server_data(conn_t *c)
         assert_int_equal(ior_transport_write(p->client.t, "0123456789", TAIL),
                          0);
     } else if (c->rx == BULK + TAIL) {
-        assert_int_equal(ior_call_later(p->tl.loop, 0, check_idle, p, NULL), 0);
+        /* Data flows: the next read is a real one, shrunk, not zero. */
+        assert_true(ior__iocp_read_buffer_size(c->t) > 0);
+        watch.tail_at = ior_loop_now(p->tl.loop);
+        assert_int_equal(ior_call_later(p->tl.loop, 0, check_idle, &watch,
+                                        NULL),
+                         0);
     }
 }
 
@@ -43,7 +71,10 @@ static void release_free(void *ctx, const void *base, size_t len)
     free((void *)base);
 }
 
-/* A busy stream reads ≥ 256 KiB per request; an idle one pins nothing. */
+/*
+ * A busy stream reads ≥ 256 KiB per request; a quiet one keeps a real
+ * read only for the idle period, then pins nothing.
+ */
 static void test_read_buffer_grows_then_idles_at_zero(void **state)
 {
     pair_t p;
@@ -52,6 +83,9 @@ static void test_read_buffer_grows_then_idles_at_zero(void **state)
 
     (void)state;
     pair_open(&p);
+    ior__iocp_set_read_idle_ms(p.tl.loop, IDLE_MS);
+    memset(&watch, 0, sizeof(watch));
+    watch.p = &p;
     /* Nothing has arrived yet: the first read is a zero-byte one. */
     assert_int_equal(ior__iocp_read_buffer_size(p.server.t), 0);
     data = (unsigned char *)malloc(BULK);
@@ -64,6 +98,75 @@ static void test_read_buffer_grows_then_idles_at_zero(void **state)
     tloop_run(&p.tl);
     assert_int_equal(p.server.rx, BULK + TAIL);
     assert_true(ior__iocp_read_buffer_peak(p.server.t) >= IOR__IOCP_READ_MAX);
+    print_message("idle: the server's real read was given up %llu ms after "
+                  "the last data (idle period %u ms)\n",
+                  (unsigned long long)(watch.idle_at - watch.tail_at),
+                  IDLE_MS);
+    assert_true(watch.idle_at != 0);
+    assert_true(watch.idle_at - watch.tail_at >= IDLE_MS);
+    assert_true(ior__iocp_idle_cancels(p.tl.loop) >= 1);
+    ior_listener_close(p.l);
+    tloop_free(&p.tl);
+}
+
+/* ------------------------------------------------------------------ */
+/* Idle cancels lose nothing                                           */
+/* ------------------------------------------------------------------ */
+
+#define RACE_BYTES (8u * 1024u * 1024u)
+
+static void release_ctx(void *ctx, const void *base, size_t len)
+{
+    (void)base;
+    (void)len;
+    free(ctx);
+}
+
+static void race_client_data(conn_t *c)
+{
+    if (c->rx == RACE_BYTES)
+        ior_loop_stop(c->pair->tl.loop);
+}
+
+/*
+ * With an idle period of 0 every real read is cancelled before each wait,
+ * so cancels race with arriving data all through an echoed stream: every
+ * byte must still arrive once, in order, both ways.
+ */
+static void test_idle_cancel_races_lose_nothing(void **state)
+{
+    pair_t p;
+    unsigned char *data;
+    size_t i;
+
+    (void)state;
+    pair_open(&p);
+    ior__iocp_set_read_idle_ms(p.tl.loop, 0);
+    data = (unsigned char *)malloc(RACE_BYTES);
+    assert_non_null(data);
+    for (i = 0; i < RACE_BYTES; i++)
+        data[i] = pattern_byte(i);
+    p.server.echo = 1;
+    p.server.pattern = 1;
+    p.client.pattern = 1;
+    p.client.on_data = race_client_data;
+    /* Small writes too, so reads come short and stay real between them. */
+    for (i = 0; i < 64; i++)
+        assert_int_equal(ior_transport_write(p.client.t, data + i * 16, 16),
+                         0);
+    assert_int_equal(ior_transport_write_ref(p.client.t, data + 1024,
+                                             RACE_BYTES - 1024, release_ctx,
+                                             data),
+                     0);
+    tloop_run(&p.tl);
+    print_message("idle 0: %lu real reads cancelled during %u bytes each "
+                  "way\n",
+                  ior__iocp_idle_cancels(p.tl.loop), RACE_BYTES);
+    assert_int_equal(p.server.rx, RACE_BYTES);
+    assert_int_equal(p.client.rx, RACE_BYTES);
+    assert_int_equal(p.server.mismatches, 0);
+    assert_int_equal(p.client.mismatches, 0);
+    assert_true(ior__iocp_idle_cancels(p.tl.loop) > 0);
     ior_listener_close(p.l);
     tloop_free(&p.tl);
 }
@@ -86,13 +189,20 @@ static void echo_client_data(conn_t *c)
         assert_int_equal(ior_transport_write(c->t, msg, sizeof(msg) - 1), 0);
 }
 
-/* Runs ECHO_ROUNDS request/answer rounds; returns inline completions. */
-static unsigned long echo_rounds(int expect_skip)
+/*
+ * Runs ECHO_ROUNDS request/answer rounds; returns inline completions, and
+ * real reads cancelled as idle in *cancels when asked. idle_ms < 0: the
+ * default idle period.
+ */
+static unsigned long echo_rounds(int expect_skip, int idle_ms,
+                                 unsigned long *cancels)
 {
     pair_t p;
     unsigned long inline_count;
 
     pair_open(&p);
+    if (idle_ms >= 0)
+        ior__iocp_set_read_idle_ms(p.tl.loop, (uint64_t)idle_ms);
     assert_int_equal(ior__iocp_skip_mode(p.server.t), expect_skip);
     assert_int_equal(ior__iocp_skip_mode(p.client.t), expect_skip);
     p.server.echo = 1;
@@ -102,6 +212,8 @@ static unsigned long echo_rounds(int expect_skip)
     assert_int_equal(p.client.rx, (uint64_t)ECHO_ROUNDS * 9);
     assert_int_equal(p.server.rx, (uint64_t)ECHO_ROUNDS * 9);
     inline_count = ior__iocp_inline_successes(p.tl.loop);
+    if (cancels)
+        *cancels = ior__iocp_idle_cancels(p.tl.loop);
     ior_listener_close(p.l);
     tloop_free(&p.tl);
     return inline_count;
@@ -115,10 +227,25 @@ static void test_skip_on_success_handles_inline_completions(void **state)
     unsigned long n;
     (void)state;
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", "1"));
-    n = echo_rounds(1);
+    n = echo_rounds(1, -1, NULL);
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL));
     /* Every small send completes inside WSASend: at least one per round. */
     assert_true(n >= ECHO_ROUNDS);
+}
+
+/*
+ * Request/answer rounds with an idle period of 0: the real read each side
+ * waits in is cancelled before every wait, racing the answer; each round
+ * still completes with every byte (echo_rounds checks the counts).
+ */
+static void test_idle_cancel_races_in_request_answer_rounds(void **state)
+{
+    unsigned long cancels = 0;
+    (void)state;
+    (void)echo_rounds(1, 0, &cancels);
+    print_message("idle 0: %lu real reads cancelled in %d rounds\n",
+                  cancels, ECHO_ROUNDS);
+    assert_true(cancels >= ECHO_ROUNDS);
 }
 
 /* Without skip mode every request comes back through the port. */
@@ -126,7 +253,7 @@ static void test_without_skip_mode_everything_uses_the_port(void **state)
 {
     (void)state;
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_SKIP", "1"));
-    assert_int_equal(echo_rounds(0), 0);
+    assert_int_equal(echo_rounds(0, -1, NULL), 0);
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_SKIP", NULL));
 }
 
@@ -262,8 +389,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_buffer_grows_then_idles_at_zero),
+        cmocka_unit_test(test_idle_cancel_races_lose_nothing),
         cmocka_unit_test(test_skip_on_success_handles_inline_completions),
         cmocka_unit_test(test_without_skip_mode_everything_uses_the_port),
+        cmocka_unit_test(test_idle_cancel_races_in_request_answer_rounds),
         cmocka_unit_test(test_close_with_io_in_flight_frees_everything),
         cmocka_unit_test(test_accepted_addresses_and_socket_options),
         cmocka_unit_test(test_pause_leaves_bytes_in_socket_until_resume),

@@ -73,8 +73,11 @@ static void c_data(ior_transport_t *t, void *user, const void *d, size_t n)
     const unsigned char *p = (const unsigned char *)d;
     size_t i;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         c->rx_sum += p[i];
+        if (c->pattern && p[i] != pattern_byte(c->rx + i))
+            c->mismatches++;
+    }
     c->rx += n;
     if (c->echo)
         assert_int_equal(ior_transport_write(t, d, n), 0);

@@ -39,6 +39,8 @@ typedef struct conn {
     int lost;
     int reason;
     int echo;
+    int pattern;         /* check every byte against pattern_byte() */
+    uint64_t mismatches; /* bytes that were not pattern_byte(offset) */
     void (*on_data)(struct conn *c);
     struct pair *pair;
 } conn_t;
@@ -53,6 +55,12 @@ typedef struct pair {
 
 /* Records data (count and byte sum), echoes if asked; stops the loop
  * once both sides are lost. */
+/* The byte at offset i of a patterned stream: catches loss and reordering. */
+static inline unsigned char pattern_byte(uint64_t i)
+{
+    return (unsigned char)(i * 7u + (i >> 12));
+}
+
 extern const ior_protocol_ops_t conn_ops;
 /* Accepts into pair->server; stops the loop once both sides are up. */
 extern const ior_listener_ops_t listener_ops;
