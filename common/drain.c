@@ -177,5 +177,7 @@ void ior__core_run_close(ior_transport_t *t)
     if (t->proto != NULL && t->proto->connection_lost != NULL)
         t->proto->connection_lost(t, t->proto_user, t->reason);
     unlink_transport(t);
+    if (t->proc != NULL)
+        ior__core_proc_stdio_gone(t); /* may end the child's process */
     ior__os_transport_free(t);
 }

@@ -253,6 +253,10 @@ struct ior_transport {
     ior_transport_t *pending_next;
     ior_transport_t *prev;
     ior_transport_t *next;
+
+    /* A child's stdin, stdout or stderr: told when the core frees it. */
+    struct ior__proc *proc;
+    unsigned char proc_index; /* 0, 1 or 2 */
 };
 
 /*
@@ -416,5 +420,45 @@ void ior__os_shutdown_write(ior_transport_t *t);
 void ior__os_close(ior_transport_t *t, int abort);
 /* The core is done with t: free it once no OS operation references it. */
 void ior__os_transport_free(ior_transport_t *t);
+
+/* ------------------------------------------------------------------ */
+/* Child processes (process.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The start of each backend's struct ior_process. The backend starts the
+ * child and watches for its exit; the core decides when process_ended
+ * runs: once the exit was reported and the core has freed all three stdio
+ * transports (after their connection_lost). Then it calls release, which
+ * stops watching and frees the process (now or once the OS lets go).
+ */
+typedef struct ior__proc {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior_loop_t *loop;
+    const ior_process_ops_t *ops;
+    void *user;
+    void (*release)(struct ior__proc *p);
+    long pid;
+    ior_transport_t *stdio[3]; /* NULL once freed by the core */
+    int open_stdio;
+    unsigned char exited; /* the exit was reported */
+    unsigned char ended;  /* process_ended delivered */
+    int exit_code;
+    int term_signal;
+} ior__proc_t;
+
+void ior__core_proc_init(ior__proc_t *p, ior_loop_t *loop,
+                         const ior_process_ops_t *ops, void *user,
+                         void (*release)(ior__proc_t *p));
+/* t is the child's stdio `which` (0, 1, 2): the core reports its end. */
+void ior__core_proc_attach(ior__proc_t *p, int which, ior_transport_t *t);
+/* The stdio transports stop reporting to p (ior_loop_free). */
+void ior__core_proc_detach_stdio(ior__proc_t *p);
+/* A failed spawn: the stdio made so far is aborted without callbacks. */
+void ior__core_proc_abort_stdio(ior__proc_t *p);
+/* The core frees t, a child's stdio (drain.c). May end the process. */
+void ior__core_proc_stdio_gone(ior_transport_t *t);
+/* The backend saw the child exit. May run process_ended and release p. */
+void ior__core_proc_exited(ior__proc_t *p, int exit_code, int term_signal);
 
 #endif /* IOR_INTERNAL_H */

@@ -247,9 +247,6 @@ typedef struct ior__iocp_pipe {
     uint64_t read_off;  /* is_file: where the next read starts */
     uint64_t write_off; /* is_file: where the next write starts */
     struct ior__iocp_pthr *thr;
-    /* A child's stdio (process.c): told when the core frees this. */
-    struct ior_process *proc;
-    unsigned char proc_index; /* 0, 1 or 2 */
 } ior__iocp_pipe_t;
 
 /* The ior__os_* transport functions, for a pipe (ior__iocp_is_pipe). */
@@ -373,12 +370,6 @@ void ior__iocp_udp_unref(struct ior_udp *u);
 /* ------------------------------------------------------------------ */
 /* Processes (process.c, process_cmdline.c)                            */
 /* ------------------------------------------------------------------ */
-
-/*
- * pipe.c calls this when the core frees a pipe whose proc is set (a
- * child's stdin, stdout or stderr), after clearing proc.
- */
-void ior__iocp_process_stdio_gone(struct ior_process *p, int which);
 
 /*
  * One argument (not argv[0]) quoted by the MSVC rules, so the child's C

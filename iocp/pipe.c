@@ -371,11 +371,6 @@ void ior__iocp_pipe_free(ior_transport_t *t)
 {
     ior__iocp_pipe_t *p = pipe_of(t);
 
-    if (p->proc) { /* a child's stdio: process.c may end the process */
-        struct ior_process *proc = p->proc;
-        p->proc = NULL;
-        ior__iocp_process_stdio_gone(proc, p->proc_index);
-    }
     p->freed = 1;
     ior__iocp_pipe_unref(p);
 }

@@ -24,8 +24,8 @@
  * ior_loop_free waits for it when it was already posted.
  *
  * process_ended runs once the exit was seen AND the core has freed all
- * three transports (after their connection_lost): pipe.c tells us through
- * ior__iocp_process_stdio_gone, as posix/fd.c does. Mirrors Twisted's
+ * three transports (after their connection_lost); that rule is
+ * common/process.c's, for both backends. Mirrors Twisted's
  * maybeCallProcessEnded. A stdio transport the user gave no protocol
  * reads and discards (stdout, stderr) or stays idle (stdin).
  *
@@ -50,22 +50,14 @@
 #include <string.h>
 
 struct ior_process {
-    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior__proc_t core; /* first: stdio, exit status, process_ended */
     ior__iocp_loop_t *lp;
-    const ior_process_ops_t *ops;
-    void *user;
     HANDLE h;    /* the process; NULL once its exit was handled */
     HANDLE wait; /* the thread pool's wait; NULL once unregistered */
-    DWORD pid;
-    ior__iocp_op_t exit_op;    /* posted to the port by the wait callback */
-    volatile LONG fired;       /* the callback ran (exit_op posted) */
-    ior_transport_t *stdio[3]; /* NULL once freed by the core */
-    int open_stdio;
+    ior__iocp_op_t exit_op; /* posted to the port by the wait callback */
+    volatile LONG fired;    /* the callback ran (exit_op posted) */
     unsigned char armed;  /* exit_op counted outstanding, done() not run */
-    unsigned char exited; /* exit handled by the loop */
-    unsigned char ended;  /* process_ended delivered */
     unsigned char closed; /* ior_loop_free closed it; exit_op frees it */
-    int exit_code;
 };
 
 static const ior_protocol_ops_t null_proto = {NULL, NULL, NULL, NULL};
@@ -100,40 +92,11 @@ static int spawn_error(DWORD err)
 /* Lifetime                                                            */
 /* ------------------------------------------------------------------ */
 
-/* The transports stop telling p about their end. */
-static void detach_stdio(ior_process_t *p)
+/* The core's release hook: the exit was handled, so nothing is left. */
+static void process_free(ior__proc_t *core)
 {
-    int i;
-
-    for (i = 0; i < 3; i++) {
-        if (p->stdio[i])
-            ((ior__iocp_pipe_t *)(void *)p->stdio[i])->proc = NULL;
-        p->stdio[i] = NULL;
-    }
-}
-
-static void process_free(ior_process_t *p)
-{
-    detach_stdio(p);
-    ior__core_handle_remove(&p->lp->base, &p->handle);
-    ior__free(p);
-}
-
-static void maybe_end(ior_process_t *p)
-{
-    if (!p->exited || p->open_stdio > 0 || p->ended)
-        return;
-    p->ended = 1;
-    if (p->ops->process_ended)
-        p->ops->process_ended(p, p->user, p->exit_code, 0);
-    process_free(p);
-}
-
-void ior__iocp_process_stdio_gone(struct ior_process *p, int which)
-{
-    p->stdio[which] = NULL;
-    p->open_stdio--;
-    maybe_end(p);
+    ior__core_handle_remove(core->loop, &core->handle);
+    ior__free(core);
 }
 
 /*
@@ -159,8 +122,8 @@ static void handle_close(ior__handle_t *h)
 {
     ior_process_t *p = (ior_process_t *)h;
 
-    detach_stdio(p);
-    ior__core_handle_remove(&p->lp->base, &p->handle);
+    ior__core_proc_detach_stdio(&p->core);
+    ior__core_handle_remove(&p->lp->base, &p->core.handle);
     unwait(p);
     if (p->h) {
         CloseHandle(p->h);
@@ -197,7 +160,7 @@ static VOID CALLBACK on_exit_signalled(PVOID ctx, BOOLEAN timed_out)
 /* See the header comment on stdin. */
 static void end_stdin(ior_process_t *p)
 {
-    ior_transport_t *t = p->stdio[0];
+    ior_transport_t *t = p->core.stdio[0];
 
     if (t && t->connected && !t->disconnecting)
         (void)ior_transport_lose_connection(t);
@@ -220,10 +183,8 @@ static void exit_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
         code = (DWORD)-1;
     CloseHandle(p->h);
     p->h = NULL;
-    p->exited = 1;
-    p->exit_code = (int)code;
     end_stdin(p);
-    maybe_end(p);
+    ior__core_proc_exited(&p->core, (int)code, 0); /* may free p */
 }
 
 static int watch_exit(ior_process_t *p)
@@ -247,18 +208,13 @@ static int open_transports(ior_process_t *p, HANDLE ours[3])
 
     for (i = 0; i < 3; i++) {
         ior_transport_t *t;
-        ior__iocp_pipe_t *pp;
         int r = ior_pipe_open(&p->lp->base, (intptr_t)ours[i],
                               i == 0 ? IOR_PIPE_WRITE : IOR_PIPE_READ,
                               &null_proto, NULL, &t);
         if (r != 0)
             return r; /* ours[i..2] still belong to the caller */
         ours[i] = NULL;
-        pp = (ior__iocp_pipe_t *)(void *)t;
-        pp->proc = p;
-        pp->proc_index = (unsigned char)i;
-        p->stdio[i] = t;
-        p->open_stdio++;
+        ior__core_proc_attach(&p->core, i, t);
     }
     return 0;
 }
@@ -422,7 +378,7 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
     }
     CloseHandle(pi.hThread);
     p->h = pi.hProcess;
-    p->pid = pi.dwProcessId;
+    p->core.pid = (long)pi.dwProcessId;
     r = open_transports(p, ours);
     ior__iocp_close_handles(ours, 3); /* those not yet taken by a transport */
     if (r == 0)
@@ -442,7 +398,6 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
 {
     ior_process_t *p;
     int r;
-    int i;
 
     if (!loop || !opts || !ops || !out || !opts->argv || !opts->argv[0])
         return IOR_EINVAL;
@@ -450,37 +405,18 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
     if (!p)
         return IOR_ENOMEM;
     p->lp = ior__iocp_loop(loop);
-    p->ops = ops;
-    p->user = user;
+    ior__core_proc_init(&p->core, loop, ops, user, process_free);
     r = spawn_checked(p, opts);
     if (r != 0) {
         /* The transports made so far go quietly (no protocol callbacks). */
-        for (i = 0; i < 3; i++) {
-            ior_transport_t *t = p->stdio[i];
-            if (t) {
-                ((ior__iocp_pipe_t *)(void *)t)->proc = NULL;
-                (void)ior_transport_abort_connection(t);
-            }
-        }
+        ior__core_proc_abort_stdio(&p->core);
         ior__free(p);
         return r;
     }
-    p->handle.close = handle_close;
-    ior__core_handle_add(loop, &p->handle);
+    p->core.handle.close = handle_close;
+    ior__core_handle_add(loop, &p->core.handle);
     *out = p;
     return 0;
-}
-
-ior_transport_t *ior_process_stdio(ior_process_t *p, int which)
-{
-    if (!p || which < 0 || which > 2)
-        return NULL;
-    return p->stdio[which];
-}
-
-long ior_process_pid(const ior_process_t *p)
-{
-    return p ? (long)p->pid : -1;
 }
 
 int ior_process_signal(ior_process_t *p, int signum)
@@ -490,7 +426,7 @@ int ior_process_signal(ior_process_t *p, int signum)
 
     if (!p || signum <= 0)
         return IOR_EINVAL;
-    if (p->exited || !p->h)
+    if (p->core.exited || !p->h)
         return IOR_ESTATE;
     if (signum != IOR_SIGTERM && signum != IOR_SIGKILL)
         return IOR_ENOTSUP;

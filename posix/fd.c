@@ -307,11 +307,6 @@ void ior__os_transport_free(ior_transport_t *t)
     ior__posix_loop_t *pl = IOR__PL(t->loop);
     if (!f->closed)
         ior__os_close(t, 1);
-    if (f->proc != NULL) {
-        struct ior_process *p = f->proc;
-        f->proc = NULL;
-        ior__process_stdio_gone(p, f->proc_index);
-    }
     if (pl->dispatching) {
         f->zombie_next = pl->zombies;
         pl->zombies = f;

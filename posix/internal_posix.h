@@ -142,8 +142,6 @@ struct ior__fd {
      * not writing, as Twisted's ProcessWriter does.
      */
     unsigned char watch_hup;
-    unsigned char proc_index; /* which stdio of proc */
-    struct ior_process *proc; /* told when the core frees this transport */
     struct ior__fd *zombie_next;
 };
 
@@ -172,8 +170,6 @@ ior__fd_t *ior__fd_alloc(void);
 /* Binds the socket to f and makes it a live core transport. */
 void ior__fd_open(ior__fd_t *f, ior_loop_t *loop, int fd);
 
-/* process.c: stdio transport `which` of p was freed by the core. */
-void ior__process_stdio_gone(struct ior_process *p, int which);
 /* process.c: SIGCHLD arrived; look at every child on pl->chld_list. */
 void ior__process_sigchld(ior__posix_loop_t *pl);
 

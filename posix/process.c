@@ -21,8 +21,8 @@
  * (the tests run both).
  *
  * process_ended runs once the child is reaped AND its three transports
- * have been freed by the core (after their connection_lost): fd.c tells
- * us through ior__process_stdio_gone. Mirrors Twisted's
+ * have been freed by the core (after their connection_lost); that rule
+ * is common/process.c's, for both backends. Mirrors Twisted's
  * maybeCallProcessEnded. A stdio transport the user gave no protocol
  * reads and discards (stdout, stderr) or stays idle (stdin), so a child
  * never gets SIGPIPE because its output was ignored. The child's stdin is
@@ -54,21 +54,12 @@
 extern char **environ;
 
 struct ior_process {
-    ior__handle_t handle; /* first: ior_loop_free closes it */
-    ior_loop_t *loop;
-    const ior_process_ops_t *ops;
-    void *user;
+    ior__proc_t core; /* first: stdio, exit status, process_ended */
     pid_t pid;
-    ior_transport_t *stdio[3]; /* NULL once freed by the core */
-    int open_stdio;
     ior__io_t pid_io; /* the pidfd; fd -1 when SIGCHLD is used */
     struct ior_process *chld_next;
     struct ior_process *chld_prev;
     unsigned char on_chld_list;
-    unsigned char exited; /* reaped */
-    unsigned char ended;  /* process_ended delivered */
-    int exit_code;
-    int term_signal;
     ior__later_t later;
 };
 
@@ -78,7 +69,7 @@ static const ior_protocol_ops_t null_proto = {NULL, NULL, NULL, NULL};
 
 static void chld_unlink(ior_process_t *p)
 {
-    ior__posix_loop_t *pl = IOR__PL(p->loop);
+    ior__posix_loop_t *pl = IOR__PL(p->core.loop);
     if (!p->on_chld_list)
         return;
     if (p->chld_prev != NULL)
@@ -95,45 +86,28 @@ static void chld_unlink(ior_process_t *p)
 static void unwatch(ior_process_t *p)
 {
     if (p->pid_io.fd >= 0) {
-        ior__io_stop(IOR__PL(p->loop), &p->pid_io);
+        ior__io_stop(IOR__PL(p->core.loop), &p->pid_io);
         ior__close_fd(p->pid_io.fd);
         p->pid_io.fd = -1;
     }
     chld_unlink(p);
 }
 
-static void process_free(ior_process_t *p)
+/* The core's release hook, also ior_loop_free's (handle_close). */
+static void process_free(ior__proc_t *core)
 {
-    int i;
-    for (i = 0; i < 3; i++) {
-        if (p->stdio[i] != NULL)
-            ((ior__fd_t *)p->stdio[i])->proc = NULL;
-        p->stdio[i] = NULL;
-    }
+    ior_process_t *p = (ior_process_t *)core;
+    ior__core_proc_detach_stdio(core);
     unwatch(p);
-    ior__core_handle_remove(p->loop, &p->handle);
-    ior__posix_free_later(IOR__PL(p->loop), &p->later, p);
+    ior__core_handle_remove(core->loop, &core->handle);
+    ior__posix_free_later(IOR__PL(core->loop), &p->later, p);
 }
 
-static void maybe_end(ior_process_t *p)
-{
-    if (!p->exited || p->open_stdio > 0 || p->ended)
-        return;
-    p->ended = 1;
-    if (p->ops->process_ended != NULL)
-        p->ops->process_ended(p, p->user, p->exit_code, p->term_signal);
-    process_free(p);
-}
-
-void ior__process_stdio_gone(ior_process_t *p, int which)
-{
-    p->stdio[which] = NULL;
-    p->open_stdio--;
-    maybe_end(p);
-}
-
-/* Reaps p if it has exited; returns 1 if it did. */
-static int try_reap(ior_process_t *p)
+/*
+ * Reaps p if it has exited: 1 with its exit code and signal (-1 and 0
+ * when someone else reaped it and the status is lost), else 0.
+ */
+static int try_reap(ior_process_t *p, int *code, int *sig)
 {
     int st = 0;
     pid_t r;
@@ -142,19 +116,22 @@ static int try_reap(ior_process_t *p)
     } while (r < 0 && errno == EINTR);
     if (r == 0)
         return 0;
-    p->exited = 1;
-    if (r < 0) { /* ECHILD: someone else reaped it; the status is lost */
-        p->exit_code = -1;
-        p->term_signal = 0;
-    } else if (WIFSIGNALED(st)) {
-        p->exit_code = -1;
-        p->term_signal = WTERMSIG(st);
-    } else {
-        p->exit_code = WEXITSTATUS(st);
-        p->term_signal = 0;
-    }
+    *code = -1;
+    *sig = 0;
+    if (r > 0 && WIFSIGNALED(st))
+        *sig = WTERMSIG(st);
+    else if (r > 0)
+        *code = WEXITSTATUS(st);
     unwatch(p);
     return 1;
+}
+
+/* Reaps p if it has exited and tells the core (which may free p). */
+static void reap_and_report(ior_process_t *p)
+{
+    int code, sig;
+    if (try_reap(p, &code, &sig))
+        ior__core_proc_exited(&p->core, code, sig);
 }
 
 static void on_pidfd(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
@@ -163,8 +140,7 @@ static void on_pidfd(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
         (ior_process_t *)((char *)io - offsetof(ior_process_t, pid_io));
     (void)pl;
     (void)revents;
-    if (try_reap(p))
-        maybe_end(p);
+    reap_and_report(p);
 }
 
 void ior__process_sigchld(ior__posix_loop_t *pl)
@@ -172,8 +148,7 @@ void ior__process_sigchld(ior__posix_loop_t *pl)
     ior_process_t *p = pl->chld_list;
     while (p != NULL) {
         ior_process_t *next = p->chld_next;
-        if (try_reap(p))
-            maybe_end(p); /* may free p, never another child */
+        reap_and_report(p); /* may free p, never another child */
         p = next;
     }
 }
@@ -181,9 +156,10 @@ void ior__process_sigchld(ior__posix_loop_t *pl)
 static void handle_close(ior__handle_t *h)
 {
     ior_process_t *p = (ior_process_t *)h;
-    if (!p->exited)
-        (void)try_reap(p); /* only if it is already gone: never waits */
-    process_free(p);
+    int code, sig;
+    if (!p->core.exited) /* reap only one already gone: never waits */
+        (void)try_reap(p, &code, &sig);
+    process_free(&p->core);
 }
 
 /* --- Watching for the exit ------------------------------------------------ */
@@ -208,7 +184,7 @@ static int open_pidfd(pid_t pid)
  */
 static int watch(ior_process_t *p)
 {
-    ior__posix_loop_t *pl = IOR__PL(p->loop);
+    ior__posix_loop_t *pl = IOR__PL(p->core.loop);
     int fd = open_pidfd(p->pid);
     int r;
     if (fd >= 0) {
@@ -374,20 +350,17 @@ static int open_transports(ior_process_t *p, int ours[3])
     for (i = 0; i < 3; i++) {
         ior_transport_t *t;
         ior__fd_t *f;
-        int r = ior_pipe_open(p->loop, ours[i],
+        int r = ior_pipe_open(p->core.loop, ours[i],
                               i == 0 ? IOR_PIPE_WRITE : IOR_PIPE_READ,
                               &null_proto, NULL, &t);
         if (r != 0)
             return r; /* ours[i..2] still belong to the caller */
         ours[i] = -1;
         f = (ior__fd_t *)t;
-        f->proc = p;
-        f->proc_index = (unsigned char)i;
-        p->stdio[i] = t;
-        p->open_stdio++;
+        ior__core_proc_attach(&p->core, i, t);
         if (i == 0) {
             f->watch_hup = 1;
-            if (ior__io_set(IOR__PL(p->loop), &f->io, IOR__IO_READ) != 0)
+            if (ior__io_set(IOR__PL(p->core.loop), &f->io, IOR__IO_READ) != 0)
                 f->watch_hup = 0; /* then only a write sees the reader gone */
         }
     }
@@ -482,45 +455,26 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
 {
     ior_process_t *p;
     int r;
-    int i;
     if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
         opts->argv == NULL || opts->argv[0] == NULL)
         return IOR_EINVAL;
     p = ior__calloc(1, sizeof(*p));
     if (p == NULL)
         return IOR_ENOMEM;
-    p->loop = loop;
-    p->ops = ops;
-    p->user = user;
+    ior__core_proc_init(&p->core, loop, ops, user, process_free);
     p->pid_io.fd = -1;
     r = spawn_checked(p, opts);
     if (r != 0) {
         /* The transports made so far go quietly (no protocol callbacks). */
-        for (i = 0; i < 3; i++) {
-            if (p->stdio[i] != NULL) {
-                ((ior__fd_t *)p->stdio[i])->proc = NULL;
-                (void)ior_transport_abort_connection(p->stdio[i]);
-            }
-        }
+        ior__core_proc_abort_stdio(&p->core);
         ior__free(p);
         return r;
     }
-    p->handle.close = handle_close;
-    ior__core_handle_add(loop, &p->handle);
+    p->core.pid = (long)p->pid;
+    p->core.handle.close = handle_close;
+    ior__core_handle_add(loop, &p->core.handle);
     *out = p;
     return 0;
-}
-
-ior_transport_t *ior_process_stdio(ior_process_t *p, int which)
-{
-    if (p == NULL || which < 0 || which > 2)
-        return NULL;
-    return p->stdio[which];
-}
-
-long ior_process_pid(const ior_process_t *p)
-{
-    return p != NULL ? (long)p->pid : -1;
 }
 
 int ior_process_signal(ior_process_t *p, int signum)
@@ -528,7 +482,7 @@ int ior_process_signal(ior_process_t *p, int signum)
     int sig;
     if (p == NULL || signum <= 0)
         return IOR_EINVAL;
-    if (p->exited)
+    if (p->core.exited)
         return IOR_ESTATE;
     /* ior.h uses the POSIX numbers; name the common ones natively. */
     switch (signum) {
