@@ -69,8 +69,7 @@ static void stdio_end(int which)
     assert_null(ior_process_stdio((ior_process_t *)&P.core, which));
 }
 
-static void test_ended_after_exit_and_all_three_stdio_in_any_order(
-    void **state)
+static void test_ended_after_exit_and_all_three_stdio_in_any_order(void **state)
 {
     (void)state;
     proc_open();
@@ -107,8 +106,8 @@ static void test_ended_waits_for_the_exit_after_stdio_closed(void **state)
 }
 
 /* A failed spawn: the stdio made so far goes without ending anything. */
-static void test_abort_stdio_ends_transports_without_process_callbacks(
-    void **state)
+static void
+test_abort_stdio_ends_transports_without_process_callbacks(void **state)
 {
     int i;
     (void)state;
