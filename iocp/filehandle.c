@@ -26,6 +26,7 @@
  */
 #include "iocp.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* The target of zero-byte reads: never written to. */
@@ -95,6 +96,8 @@ int ior__iocp_read_sweep(ior__iocp_loop_t *lp, int timeout_ms)
     if (sk == NULL)
         return timeout_ms;
     left = sk->armed_at + lp->read_idle_ms - now;
+    if (left > (uint64_t)INT_MAX)
+        left = (uint64_t)INT_MAX;
     if (timeout_ms < 0 || left < (uint64_t)timeout_ms)
         return (int)left;
     return timeout_ms;
