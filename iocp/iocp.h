@@ -114,6 +114,12 @@ static inline ior__iocp_loop_t *ior__iocp_loop(ior_loop_t *loop)
  */
 void ior__iocp_op_started(ior__iocp_loop_t *lp, ior__iocp_op_t *op, int ok,
                           DWORD bytes, DWORD err, int skip);
+/*
+ * Work that must not run inside the caller: counts op as started and runs
+ * its done() from the loop's next dispatch with no bytes and err (0 for
+ * success). No OS request is involved.
+ */
+void ior__iocp_op_defer(ior__iocp_loop_t *lp, ior__iocp_op_t *op, DWORD err);
 /* Winsock's error for a failed request whose socket is still open. */
 DWORD ior__iocp_op_error(SOCKET s, ior__iocp_op_t *op);
 

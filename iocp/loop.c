@@ -161,6 +161,12 @@ void ior__iocp_op_started(ior__iocp_loop_t *lp, ior__iocp_op_t *op, int ok,
     }
 }
 
+void ior__iocp_op_defer(ior__iocp_loop_t *lp, ior__iocp_op_t *op, DWORD err)
+{
+    lp->outstanding++;
+    ready_push(lp, op, 0, err);
+}
+
 DWORD ior__iocp_op_error(SOCKET s, ior__iocp_op_t *op)
 {
     DWORD bytes = 0;

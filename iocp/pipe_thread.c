@@ -379,8 +379,8 @@ static void pdir_stop(struct ior__iocp_pthr *b, ior__pdir_t *d)
  */
 static void complete_aborted(ior__iocp_loop_t *lp, ior__iocp_op_t *op)
 {
-    lp->outstanding--;
-    ior__iocp_op_started(lp, op, 0, 0, ERROR_OPERATION_ABORTED, 0);
+    lp->outstanding--; /* counted when the job went to the thread */
+    ior__iocp_op_defer(lp, op, ERROR_OPERATION_ABORTED);
 }
 
 void ior__iocp_pthr_close(ior__iocp_pipe_t *p)

@@ -238,7 +238,7 @@ static void post_job(ior_udp_t *u)
         return;
     u->job_posted = 1;
     u->refs++;
-    ior__iocp_op_started(u->lp, &u->dop, 0, 0, 0, 0);
+    ior__iocp_op_defer(u->lp, &u->dop, 0);
 }
 
 static void job_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
