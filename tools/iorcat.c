@@ -263,8 +263,7 @@ static void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
     iorcat_connected(c, t);
 }
 
-/* The local address for -b/-p, in the family of the destination. */
-static int local_addr(const iorcat_t *c, int family, ior_addr_t *out)
+int iorcat_local_addr(const iorcat_t *c, int family, ior_addr_t *out)
 {
     const char *ip = c->o.local;
     if (ip == NULL)
@@ -286,7 +285,7 @@ static void try_next(iorcat_t *c)
         memset(&opts, 0, sizeof opts);
         opts.timeout_ms = (uint64_t)c->o.wait_s * 1000;
         if (c->o.local != NULL || c->o.have_local_port) {
-            if (local_addr(c, a->family, &bind) != 0)
+            if (iorcat_local_addr(c, a->family, &bind) != 0)
                 break;
             opts.bind = &bind;
         }

@@ -117,6 +117,12 @@ int iorcat_open_stdio(iorcat_t *c);
  */
 void iorcat_connected(iorcat_t *c, ior_transport_t *t);
 
+/*
+ * The local address for -b/-p (wildcard when -b is absent) in the
+ * destination's family; -1 after saying why.
+ */
+int iorcat_local_addr(const iorcat_t *c, int family, ior_addr_t *out);
+
 /* Listens on the first of c->addrs that works (-l with an address). */
 void iorcat_listen_on(iorcat_t *c);
 

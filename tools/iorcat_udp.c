@@ -412,19 +412,6 @@ void iorcat_udp_close(iorcat_t *c)
     c->udp = NULL;
 }
 
-/* The local address for -b/-p in the destination's family. */
-static int local_for(const iorcat_t *c, int family, ior_addr_t *out)
-{
-    const char *ip = c->o.local;
-    if (ip == NULL)
-        ip = family == IOR_AF_INET6 ? "::" : "0.0.0.0";
-    if (ior_addr_parse(out, ip, c->o.local_port) != 0) {
-        iorcat_log("-b: '%s' is not a numeric address", ip);
-        return -1;
-    }
-    return 0;
-}
-
 static void log_socket(const iorcat_t *c, const ior_addr_t *dest)
 {
     ior_addr_t me;
@@ -445,7 +432,7 @@ void iorcat_udp_connect(iorcat_t *c)
         const ior_addr_t *a = &c->addrs[c->next_addr++];
         ior_addr_t local;
         int r;
-        if (local_for(c, a->family, &local) != 0)
+        if (iorcat_local_addr(c, a->family, &local) != 0)
             break;
         r = open_socket(c, &local, 0);
         if (r == 0) {
