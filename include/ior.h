@@ -454,10 +454,13 @@ void ior_listener_close(ior_listener_t *l);
  * Connect result: on success t is connected and status is 0 (call
  * ior_transport_set_protocol here); otherwise t is NULL and status is
  * IOR_ECONNREFUSED, IOR_ENETUNREACH, IOR_EHOSTUNREACH, IOR_ETIMEDOUT,
- * IOR_ECANCELED (loop freed) or another code.
+ * IOR_ECANCELED (loop freed) or another code. os_error is the OS error
+ * behind a failed status (errno, or the Winsock/Win32 code; its message is
+ * ior_os_strerror), 0 on success and when the library decided the status
+ * itself (IOR_ETIMEDOUT from the timeout option, IOR_ECANCELED).
  */
 typedef void (*ior_connect_cb)(ior_loop_t *loop, void *user,
-                               ior_transport_t *t, int status);
+                               ior_transport_t *t, int status, int os_error);
 
 typedef struct ior_connect_options {
     uint64_t timeout_ms;     /* 0: no timeout beyond the OS's own */

@@ -67,12 +67,15 @@ static void connect_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     ior_loop_t *loop = &c->lp->base;
     ior__iocp_sock_t *sk = NULL;
     int status = c->status;
+    int os_error = 0;
 
     (void)bytes;
     if (err == IOR__IOCP_ERR_LOOKUP)
         err = ior__iocp_op_error(c->s, op);
-    if (status == 0 && err != 0)
+    if (status == 0 && err != 0) {
         status = ior__iocp_error(err);
+        os_error = (int)err;
+    }
     if (status == 0) {
         setsockopt(c->s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
         status = ior__iocp_sock_new(c->lp, c->s, c->family, c->skip, &sk);
@@ -82,10 +85,10 @@ static void connect_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     /* The transport (if any) now keeps the loop alive. */
     connect_release(c);
     if (sk) {
-        c->cb(loop, c->user, &sk->base, 0);
+        c->cb(loop, c->user, &sk->base, 0, 0);
         ior__core_transport_begin(&sk->base);
     } else {
-        c->cb(loop, c->user, NULL, status);
+        c->cb(loop, c->user, NULL, status, os_error);
     }
     ior__free(c);
 }

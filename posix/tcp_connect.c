@@ -32,6 +32,7 @@ static void req_finish(connect_req_t *c, int status)
     int fd = c->io.fd;
     ior_connect_cb cb = c->cb;
     void *user = c->user;
+    int os_error = status != 0 ? f->base.os_error : 0;
 
     ior__io_stop(IOR__PL(loop), &c->io);
     if (c->timer != 0)
@@ -48,10 +49,10 @@ static void req_finish(connect_req_t *c, int status)
     if (status != 0) {
         ior__close_fd(fd);
         ior__free(f);
-        cb(loop, user, NULL, status);
+        cb(loop, user, NULL, status, os_error);
         return;
     }
-    cb(loop, user, &f->base, 0);
+    cb(loop, user, &f->base, 0, 0);
     ior__core_transport_begin(&f->base);
 }
 
@@ -77,11 +78,14 @@ static void on_timer(ior_loop_t *loop, void *user)
     connect_req_t *c = user;
     (void)loop;
     c->timer = 0;
+    if (c->status == 0)
+        c->f->base.os_error = 0; /* our own timeout: no OS error */
     req_finish(c, c->status != 0 ? c->status : IOR_ETIMEDOUT);
 }
 
 static void handle_close(ior__handle_t *h)
 {
+    ((connect_req_t *)h)->f->base.os_error = 0;
     req_finish((connect_req_t *)h, IOR_ECANCELED);
 }
 

@@ -238,8 +238,9 @@ static int parse_args(int argc, char **argv, iorcat_opts_t *o)
 static void try_next(iorcat_t *c);
 
 static void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
-                       int status)
+                       int status, int os_error)
 {
+    (void)os_error;
     iorcat_t *c = user;
     const ior_addr_t *a = &c->addrs[c->next_addr - 1];
     char ip[IOR_ADDR_STRLEN];

@@ -141,8 +141,9 @@ static const ior_listener_ops_t bi_lops = {bi_accept, NULL};
 static const ior_listener_ops_t bi_lops_null = {NULL, NULL};
 
 static void bi_connect_cb(ior_loop_t *loop, void *user, ior_transport_t *t,
-                          int status)
+                          int status, int os_error)
 {
+    (void)os_error;
     int *out = user;
     *out = status;
     ior_loop_stop(loop);

@@ -318,8 +318,9 @@ static void cl_link(cl_pair_t *p, cl_side_t *s)
 }
 
 static void cl_connected(ior_loop_t *loop, void *user, ior_transport_t *t,
-                         int status)
+                         int status, int os_error)
 {
+    (void)os_error;
     cl_pair_t *p = user;
     cl_side_t *c = &p->c;
     ior_addr_t a;

@@ -364,8 +364,9 @@ static void st_maybe_start(void)
 }
 
 static void st_connected(ior_loop_t *loop, void *user, ior_transport_t *t,
-                         int status)
+                         int status, int os_error)
 {
+    (void)os_error;
     st_pair_t *p = user;
     st_side_t *c = p->side[0];
     ior_addr_t a;

@@ -63,8 +63,9 @@ static void r_accept_error(ior_listener_t *l, void *user, int err)
 static const ior_listener_ops_t reset_listener_ops = {r_accept, r_accept_error};
 
 static void r_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
-                      int status)
+                      int status, int os_error)
 {
+    (void)os_error;
     (void)loop;
     assert_int_equal(status, 0);
     assert_int_equal(ior_transport_set_protocol(t, &reset_proto, user), 0);

@@ -110,8 +110,10 @@ void on_accept(ior_listener_t *l, void *user, ior_transport_t *t)
 
 const ior_listener_ops_t listener_ops = {on_accept, NULL};
 
-void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t, int status)
+void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t, int status,
+                int os_error)
 {
+    (void)os_error;
     pair_t *p = (pair_t *)user;
     assert_int_equal(status, 0);
     p->client.t = t;

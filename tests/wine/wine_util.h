@@ -65,7 +65,8 @@ extern const ior_protocol_ops_t conn_ops;
 /* Accepts into pair->server; stops the loop once both sides are up. */
 extern const ior_listener_ops_t listener_ops;
 void on_accept(ior_listener_t *l, void *user, ior_transport_t *t);
-void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t, int status);
+void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t, int status,
+                int os_error);
 /* A listener on 127.0.0.1:0 and one connection to it, both sides up. */
 void pair_open(pair_t *p);
 
