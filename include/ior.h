@@ -15,6 +15,27 @@
  * is never delivered from inside the call that started it. The documented
  * exception is flow control: ior_transport_write() may call the registered
  * producer's pause_producing before it returns, as Twisted does.
+ *
+ * Inside a callback: every callback may call any function on any object of
+ * its loop (write, register/unregister a producer, lose, abort, close a
+ * listener or UDP socket, start timers and connects), and may free its own
+ * state once told it is stopped or lost (DESIGN rule 12). Only
+ * ior_loop_run() and ior_loop_free() of the same loop are refused there
+ * (IOR_ESTATE).
+ *
+ * Lifetime, in one place:
+ * - a transport is freed by the library after its connection_lost returns;
+ *   stop_producing (to its producer, and to it as a producer) comes first;
+ * - a listener and a UDP socket are freed by their close call
+ *   (ior_listener_close, ior_udp_close): no callback after it returns;
+ * - a connect request ends with its callback, which runs exactly once
+ *   (IOR_ECANCELED if the loop is freed first);
+ * - a process is freed after its process_ended returns;
+ * - a loop is freed by ior_loop_free(), which closes what is still open;
+ *   after it none of its objects may be touched.
+ *
+ * The rules cited as "DESIGN rule N" are those of docs/DESIGN.md, the
+ * project's contract.
  */
 #ifndef IOR_H
 #define IOR_H
