@@ -66,7 +66,9 @@ static void usage(FILE *f)
         "\n"
         "Without -N, EOF on stdin leaves the connection open. The program\n"
         "ends when the peer has closed its side, everything received is\n"
-        "written to stdout, and stdin has ended; or on an error (status 1).\n"
+        "written to stdout, and stdin has ended and been sent; or with -q;\n"
+        "or on an error (status 1). With -l, as nc -l, the peer's close\n"
+        "ends it: what stdin has not yet given is not sent.\n"
         "HOST may be a name or a numeric address; PORT is numeric.\n");
 }
 

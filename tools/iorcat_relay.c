@@ -10,11 +10,13 @@
  *  - stdin EOF: with -N the socket's write side is shut once its queue
  *    drains; without -N nothing happens to the socket.
  *  - peer EOF: the socket stops producing into stdout, and stdout is
- *    flushed and closed (with -k it stays open for the next connection);
- *    stdin stops feeding the socket, and the socket is closed once what
- *    is already queued for the peer has been sent. As netcat-openbsd,
- *    input not yet read is not sent: a peer that wants all of it must not
- *    close first (use -N on this side and let the peer close after EOF).
+ *    flushed and closed (with -k it stays open for the next connection).
+ *    A client goes on sending stdin to its EOF (then, with or without -N,
+ *    the socket is closed once its queue drains), to -q, or to an error:
+ *    nothing it reads is lost, as netcat-openbsd's client. A server (-l)
+ *    stops reading stdin and closes the socket once what is already queued
+ *    has been sent, as nc -l: input it has not read is not sent, so a peer
+ *    that wants all of it must not close first.
  *  - -q SECS (which implies -N, as nc): SECS after stdin EOF the socket
  *    is closed once its queue drains, and the program ends.
  *  - the program exits when the socket and stdout are both gone.
@@ -81,11 +83,18 @@ static void release_out(iorcat_t *c)
     c->sock_on_out = 0;
 }
 
-/* Both inputs have ended: close the socket once its queue has drained. */
+/*
+ * The peer's EOF has come: close the socket once its queue has drained. A
+ * client first sends the rest of stdin, to its EOF (as nc); a server (-l)
+ * sends what it has read and stops, as nc -l (with -k stdin stays for the
+ * next connection).
+ */
 static void check_conn_done(iorcat_t *c)
 {
     if (c->sock == NULL || !c->net_eof)
         return;
+    if (!c->o.listen && !c->in_eof)
+        return; /* in_lost comes back here */
     /*
      * A streaming producer still registered would keep the closing socket
      * open (each drain resumes it and it writes more): stdin lets go first.
@@ -354,6 +363,8 @@ static void sock_eof(ior_transport_t *t, void *user)
     if (t != c->sock)
         return;
     c->net_eof = 1;
+    if (c->o.verbose)
+        iorcat_log("EOF from the peer");
     /*
      * Unregister first: stdout's close would otherwise stop its producer,
      * which is lose_connection on a socket we may still be writing to.

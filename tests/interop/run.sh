@@ -8,6 +8,12 @@
 #   nc-server-up     nc -l     <--  iorcat -N    (upload, half-close)
 #   iorcat-server    iorcat -l -N  <->  nc -N    (both ways, half-close both)
 #   iorcat-server-up iorcat -l     <--  nc -N    (iorcat's stdin empty)
+# A client whose peer ends first (issue 11): nc -l -N answers 6 bytes and
+# half-closes at once; iorcat's 1 MiB stdin comes through a FIFO, 64 KiB
+# before the peer's EOF and the rest only after iorcat has reported that
+# EOF (-v), so the EOF always comes first. As nc, iorcat must still send
+# all of it:
+#   nc-server-early-eof  nc -l -N  <->  iorcat -v   (server gets 1 MiB)
 # UDP (iorcat -u), IOR_INTEROP_UDP_KIB (default 32) KiB each way, both
 # sides ending on their -w idle timeout (UDP has no EOF):
 #   udp-iorcat-server  iorcat -u -l -w  <->  nc -u -w
@@ -18,7 +24,12 @@
 #   exec-server        iorcat -l -e CAT  <->  nc -N   (client gets its bytes back)
 #   exec-client        nc -l -N          <->  iorcat -e CAT
 # nc -l quits as soon as its client half-closes, even with its own stdin
-# unsent, so nc -l never gets a half-closing client while it still sends.
+# unsent, so nc -l never gets a half-closing client while it still sends;
+# iorcat -l does the same, so in iorcat-server nc's stdin (through a FIFO)
+# ends only once nc has received all that iorcat sends.
+# No case depends on which side finishes first: where an order matters, a
+# FIFO holds the client's input back until the event it waits for (a
+# polled file, bounded by the time limit, never a fixed sleep).
 # Servers bind port 0 and report the real port (-v); every process runs
 # under `timeout`. Prints one line per case and "N passed, M failed" last;
 # exits non-zero if any case fails.
@@ -115,6 +126,54 @@ check() {
 # stdout stays empty) and "echo-server" (the same the other way round).
 expect=swap
 
+# The client's stdin through a FIFO (see feed): feed_first bytes of it at
+# once, the rest when "$feed_until CASE_DIR SERVER_STDIN" succeeds. Empty:
+# the client reads its stdin file directly.
+feed_first=0
+feed_until=""
+
+# Conditions for feed_until.
+peer_eof_seen() { grep -q 'EOF from the peer' "$1/cli.err" 2>/dev/null; }
+client_has_all() { [ "$(stat -c %s "$1/cli.out")" -ge "$(stat -c %s "$2")" ]; }
+
+# feed <file> <case dir> <server stdin> <client pid>: writes the first
+# feed_first bytes of file, waits until feed_until holds (or the client
+# has exited, or the time limit has passed), then writes the rest. The
+# wait only orders the input after an event; it decides no outcome.
+feed() {
+    local file=$1 d=$2 sin=$3 cpid=$4 i
+    head -c "$feed_first" "$file"
+    for ((i = 0; i < limit * 10; i++)); do
+        "$feed_until" "$d" "$sin" && break
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -c "+$((feed_first + 1))" "$file"
+}
+
+# run_client <case dir> <client stdin> <server stdin> <command...>: runs
+# the client to its end and returns its exit status.
+run_client() {
+    local d=$1 cin=$2 sin=$3 cpid fpid rc=0
+    shift 3
+    if [ -z "$feed_until" ]; then
+        timeout "$limit" "$@" <"$cin" >"$d/cli.out" 2>"$d/cli.err"
+        return
+    fi
+    mkfifo "$d/cli.in"
+    timeout "$limit" "$@" <"$d/cli.in" >"$d/cli.out" 2>"$d/cli.err" &
+    cpid=$!
+    feed "$cin" "$d" "$sin" "$cpid" >"$d/cli.in" &
+    fpid=$!
+    pids+=("$cpid" "$fpid")
+    wait "$cpid" || rc=$?
+    # A feeder still writing gets EPIPE once the client is gone.
+    wait "$fpid" 2>/dev/null || true
+    forget_pid "$cpid"
+    forget_pid "$fpid"
+    return "$rc"
+}
+
 # run_case <name> <platform> <server kind: nc|iorcat> <server stdin>
 #          <client stdin> <server args...> -- <client args...>
 # The server's stdout goes to srv.out, the client's to cli.out. The
@@ -144,8 +203,7 @@ run_case() {
     spid=$!
     pids+=("$spid")
     if port=$(wait_port "$d/srv.err" "$spid" "$re"); then
-        timeout "$limit" "${cargs[@]}" "$port" <"$cin" >"$d/cli.out" \
-            2>"$d/cli.err" || crc=$?
+        run_client "$d" "$cin" "$sin" "${cargs[@]}" "$port" || crc=$?
         # A server whose client is gone ends within seconds, or never.
         wait_exit "$spid" "$([ "$crc" -eq 0 ] && echo 15 || echo 2)" ||
             why="server still running after its client ended"
@@ -200,10 +258,16 @@ run_all() {
         nc -l -N -v -n 127.0.0.1 0 -- "${cat[@]}" 127.0.0.1
     run_case nc-server-up "$plat" nc "$none" "$b" \
         nc -l -v -n 127.0.0.1 0 -- "${cat[@]}" -N 127.0.0.1
+    feed_first=$((mib * 1024 * 1024)) feed_until=client_has_all
     run_case iorcat-server "$plat" iorcat "$a" "$b" \
         "${cat[@]}" -l -N -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
+    feed_first=0 feed_until=""
     run_case iorcat-server-up "$plat" iorcat "$none" "$b" \
         "${cat[@]}" -l -v -b 127.0.0.1 -p 0 -- nc -N 127.0.0.1
+    feed_first=$((64 * 1024)) feed_until=peer_eof_seen
+    run_case nc-server-early-eof "$plat" nc "$work/six.bin" "$work/e.bin" \
+        nc -l -N -v -n 127.0.0.1 0 -- "${cat[@]}" -v 127.0.0.1
+    feed_first=0 feed_until=""
     run_udp "$plat" "${cat[@]}"
 }
 
@@ -249,6 +313,7 @@ head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/b.bin"
 head -c "$((udp_kib * 1024))" /dev/urandom >"$work/ua.bin"
 head -c "$((udp_kib * 1024))" /dev/urandom >"$work/ub.bin"
 head -c "$((1024 * 1024))" /dev/urandom >"$work/e.bin"
+head -c 6 /dev/urandom >"$work/six.bin"
 echo "interop with $(dpkg-query -W -f='${Package} ${Version}' netcat-openbsd \
     2>/dev/null || echo nc), $mib MiB each way"
 
