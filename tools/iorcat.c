@@ -7,11 +7,12 @@
  *   iorcat -l [-46dkNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR] [-p PORT]
  *          [ADDR] [PORT]
  *
- * -u (UDP) is iorcat_udp.c, -e (a program per connection) iorcat_exec.c.
- * Names are resolved on a helper thread (ior_resolve) and each address is
- * tried in turn. stdin, stdout and the socket are all ior transports with
- * flow control both ways (see iorcat_relay.c). Exit status 0 on success,
- * 1 on any error, as nc.
+ * This file parses the command line, resolves the name (on a helper
+ * thread, ior_resolve) and picks the mode: TCP (iorcat_relay.c over
+ * iorcat_tcp.c), UDP (-u, iorcat_udp.c) or a program per connection (-e,
+ * iorcat_exec.c); iorcat.h lists the files. stdin, stdout and the socket
+ * are all ior transports with flow control both ways. Exit status 0 on
+ * success, 1 on any error, as nc.
  */
 #include "iorcat.h"
 
@@ -72,14 +73,20 @@ static void usage(FILE *f)
         "HOST may be a name or a numeric address; PORT is numeric.\n");
 }
 
-static int parse_port(const char *s, uint16_t *out)
+/* A decimal number from 0 to max, digits only. */
+static int parse_num(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
-    unsigned long v;
     if (*s < '0' || *s > '9')
         return -1;
-    v = strtoul(s, &end, 10);
-    if (*end != '\0' || v > 65535)
+    *out = strtoul(s, &end, 10);
+    return *end == '\0' && *out <= max ? 0 : -1;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+    unsigned long v;
+    if (parse_num(s, 65535, &v) != 0)
         return -1;
     *out = (uint16_t)v;
     return 0;
@@ -93,6 +100,16 @@ static int bad_arg(const char *what, const char *arg)
         fprintf(stderr, "iorcat: %s\n", what);
     fprintf(stderr, USAGE_LINES "       iorcat --help\n");
     return 1;
+}
+
+/* A number of seconds for -q or -w: 0 to 86400. */
+static int parse_secs(const char *s, unsigned *out)
+{
+    unsigned long v;
+    if (parse_num(s, 86400, &v) != 0)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
 }
 
 /* One option letter; *val is its argument when it takes one. */
@@ -112,15 +129,11 @@ static int apply_opt(iorcat_opts_t *o, char opt, const char *val)
             return bad_arg("-e needs a program", NULL);
         o->exec = val;
         return 0;
-    case 'q': {
-        char *end;
-        unsigned long v = strtoul(val, &end, 10);
-        if (*val < '0' || *val > '9' || *end != '\0' || v > 86400)
+    case 'q':
+        if (parse_secs(val, &o->quit_s) != 0)
             return bad_arg("bad -q time", val);
-        o->quit_s = (unsigned)v;
         o->have_quit = 1;
         return 0;
-    }
     case 'b':
     case 's': o->local = val; return 0;
     case 'p':
@@ -128,14 +141,10 @@ static int apply_opt(iorcat_opts_t *o, char opt, const char *val)
             return bad_arg("bad port", val);
         o->have_local_port = 1;
         return 0;
-    case 'w': {
-        char *end;
-        unsigned long v = strtoul(val, &end, 10);
-        if (*val < '0' || *val > '9' || *end != '\0' || v > 86400)
+    case 'w':
+        if (parse_secs(val, &o->wait_s) != 0)
             return bad_arg("bad timeout", val);
-        o->wait_s = (unsigned)v;
         return 0;
-    }
     default: {
         char s[2] = {opt, '\0'};
         return bad_arg("unknown option", s);
@@ -234,73 +243,8 @@ static int parse_args(int argc, char **argv, iorcat_opts_t *o)
 }
 
 /* ------------------------------------------------------------------ */
-/* Connecting                                                          */
+/* Resolving                                                           */
 /* ------------------------------------------------------------------ */
-
-static void try_next(iorcat_t *c);
-
-static void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
-                       int status, int os_error)
-{
-    (void)os_error;
-    iorcat_t *c = user;
-    const ior_addr_t *a = &c->addrs[c->next_addr - 1];
-    char ip[IOR_ADDR_STRLEN];
-    (void)loop;
-    if (ior_addr_format_ip(a, ip, sizeof ip) != 0)
-        strcpy(ip, "?");
-    if (status != 0) {
-        if (status == IOR_ECANCELED || c->finishing)
-            return; /* the loop is going away */
-        iorcat_log("connect to %s port %u (%s) failed: %s", c->o.host,
-                   (unsigned)c->o.port, ip, ior_strerror(status));
-        try_next(c);
-        return;
-    }
-    if (c->o.verbose && strcmp(ip, c->o.host) == 0)
-        iorcat_log("Connection to %s %u port [tcp/*] succeeded!", ip,
-                   (unsigned)c->o.port);
-    else if (c->o.verbose)
-        iorcat_log("Connection to %s (%s) %u port [tcp/*] succeeded!",
-                   c->o.host, ip, (unsigned)c->o.port);
-    iorcat_connected(c, t);
-}
-
-int iorcat_local_addr(const iorcat_t *c, int family, ior_addr_t *out)
-{
-    const char *ip = c->o.local;
-    if (ip == NULL)
-        ip = family == IOR_AF_INET6 ? "::" : "0.0.0.0";
-    if (ior_addr_parse(out, ip, c->o.local_port) != 0) {
-        iorcat_log("-b: '%s' is not a numeric address", ip);
-        return -1;
-    }
-    return 0;
-}
-
-static void try_next(iorcat_t *c)
-{
-    while (c->next_addr < c->naddrs) {
-        const ior_addr_t *a = &c->addrs[c->next_addr++];
-        ior_connect_options_t opts;
-        ior_addr_t bind;
-        int r;
-        memset(&opts, 0, sizeof opts);
-        opts.timeout_ms = (uint64_t)c->o.wait_s * 1000;
-        if (c->o.local != NULL || c->o.have_local_port) {
-            if (iorcat_local_addr(c, a->family, &bind) != 0)
-                break;
-            opts.bind = &bind;
-        }
-        r = ior_tcp_connect(c->loop, a, &opts, on_connect, c);
-        if (r == 0)
-            return;
-        iorcat_log("connect to %s port %u failed: %s", c->o.host,
-                   (unsigned)c->o.port, ior_strerror(r));
-    }
-    c->status = 1;
-    iorcat_finish(c);
-}
 
 /* Keeps a copy: the resolver's addresses live only during the callback. */
 static int keep_addrs(iorcat_t *c, const ior_addr_t *addrs, size_t n)
@@ -329,98 +273,7 @@ static void on_resolved(ior_loop_t *loop, void *user, int status,
         iorcat_finish(c);
         return;
     }
-    if (c->o.udp && c->o.listen)
-        iorcat_udp_listen_on(c);
-    else if (c->o.udp)
-        iorcat_udp_connect(c);
-    else if (c->o.listen)
-        iorcat_listen_on(c);
-    else
-        try_next(c);
-}
-
-/* ------------------------------------------------------------------ */
-/* Listening                                                           */
-/* ------------------------------------------------------------------ */
-
-static void on_accept(ior_listener_t *l, void *user, ior_transport_t *t)
-{
-    iorcat_t *c = user;
-    (void)l;
-    iorcat_connected(c, t);
-    if (!c->o.keep)
-        iorcat_close_listener(c); /* nc -l serves one connection */
-}
-
-static void on_accept_error(ior_listener_t *l, void *user, int err)
-{
-    (void)l;
-    (void)user;
-    iorcat_log("accept: %s (still listening)", ior_strerror(err));
-}
-
-static const ior_listener_ops_t listener_ops = {on_accept, on_accept_error};
-
-static int listen_one(iorcat_t *c, const ior_addr_t *a, int v6only)
-{
-    ior_listen_options_t lo;
-    ior_addr_t bound;
-    char text[IOR_ADDR_STRLEN];
-    int r;
-    memset(&lo, 0, sizeof lo);
-    lo.ipv6_only = v6only;
-    r = ior_tcp_listen(c->loop, a, &lo, &listener_ops, c, &c->listener);
-    if (r != 0)
-        return r;
-    if (c->o.verbose && ior_listener_address(c->listener, &bound) == 0 &&
-        ior_addr_format(&bound, text, sizeof text) == 0)
-        iorcat_log("listening on %s", text);
-    return 0;
-}
-
-/* Listens on the first of c->addrs that works. */
-void iorcat_listen_on(iorcat_t *c)
-{
-    int r = IOR_EADDRNOTAVAIL;
-    char text[IOR_ADDR_STRLEN];
-    size_t i;
-    for (i = 0; i < c->naddrs; i++) {
-        r = listen_one(c, &c->addrs[i], c->o.family == IOR_AF_INET6);
-        if (r == 0)
-            return;
-        if (ior_addr_format(&c->addrs[i], text, sizeof text) != 0)
-            strcpy(text, "?");
-        iorcat_log("listen on %s: %s", text, ior_strerror(r));
-    }
-    c->status = 1;
-    iorcat_finish(c);
-}
-
-/*
- * No address given: every address, dual-stack unless -4 or -6; bind_fn
- * is the TCP listen or the UDP bind. What fails is reported as "what".
- */
-void iorcat_bind_any(iorcat_t *c,
-                     int (*bind_fn)(iorcat_t *c, const ior_addr_t *a,
-                                    int v6only),
-                     const char *what)
-{
-    ior_addr_t a;
-    int r = IOR_EAFNOSUPPORT;
-    if (c->o.family != IOR_AF_INET) {
-        (void)ior_addr_parse(&a, "::", c->o.port);
-        r = bind_fn(c, &a, c->o.family == IOR_AF_INET6);
-    }
-    if (r != 0 && c->o.family != IOR_AF_INET6) {
-        (void)ior_addr_parse(&a, "0.0.0.0", c->o.port);
-        r = bind_fn(c, &a, 0);
-    }
-    if (r != 0) {
-        iorcat_log("%s on port %u: %s", what, (unsigned)c->o.port,
-                   ior_strerror(r));
-        c->status = 1;
-        iorcat_finish(c);
-    }
+    c->mode->start(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -431,10 +284,7 @@ static int start(iorcat_t *c)
 {
     int r;
     if (c->o.listen && c->o.host == NULL) {
-        if (c->o.udp)
-            iorcat_udp_listen_any(c);
-        else
-            iorcat_bind_any(c, listen_one, "listen");
+        c->mode->start_any(c);
         return 0;
     }
     r = ior_resolve(c->loop, c->o.host, c->o.port, c->o.family, on_resolved,
@@ -452,6 +302,9 @@ int main(int argc, char **argv)
     r = parse_args(argc, argv, &c.o);
     if (r != 0)
         return r == 2 ? 0 : 1;
+    c.mode = c.o.udp            ? &iorcat_udp_mode
+             : c.o.exec != NULL ? &iorcat_exec_mode
+                                : &iorcat_tcp_mode;
     r = ior_loop_new(&c.loop, NULL);
     if (r != 0) {
         iorcat_log("loop: %s", ior_strerror(r));
@@ -462,7 +315,7 @@ int main(int argc, char **argv)
     r = ior_loop_stop_on_interrupt(c.loop);
     if (r != 0 && c.o.verbose)
         iorcat_log("no interrupt handling: %s", ior_strerror(r));
-    if (iorcat_open_stdio(&c) != 0 || start(&c) != 0) {
+    if (c.mode->open(&c) != 0 || start(&c) != 0) {
         c.status = 1;
         iorcat_finish(&c);
     }
@@ -478,8 +331,8 @@ int main(int argc, char **argv)
         c.finishing = 1;
     }
     c.listener = NULL; /* ior_loop_free closes it */
-    iorcat_exec_cleanup(&c);
-    iorcat_udp_close(&c);
+    if (c.mode->cleanup != NULL)
+        c.mode->cleanup(&c);
     ior_loop_free(c.loop);
     iorcat_report(&c);
     free(c.addrs);

@@ -87,9 +87,12 @@ static void err_lost(ior_transport_t *t, void *user, int reason)
 
 static const ior_protocol_ops_t err_ops = {NULL, NULL, NULL, err_lost};
 
-int iorcat_exec_init(iorcat_t *c)
+/* -e: splits o.exec into argv and opens our stderr. 0 or IOR_E*. */
+static int exec_open(iorcat_t *c)
 {
-    int r = split_command(c);
+    int r;
+    c->in_eof = 1; /* the child has the connection, not our stdin */
+    r = split_command(c);
     if (r != 0)
         return r;
     r = ior_stdio_open(c->loop, 2, &err_ops, c, &c->err);
@@ -102,7 +105,8 @@ int iorcat_exec_init(iorcat_t *c)
     return 0;
 }
 
-void iorcat_exec_cleanup(iorcat_t *c)
+/* Interrupted: terminates a running child. Frees what open allocated. */
+static void exec_cleanup(iorcat_t *c)
 {
     if (c->proc != NULL) {
         (void)ior_process_terminate(c->proc);
@@ -154,14 +158,10 @@ static void sock_data(ior_transport_t *t, void *user, const void *data,
                       size_t len)
 {
     iorcat_t *c = user;
-    int r;
     c->received += len;
     c->last_activity = ior_loop_now(c->loop);
-    if (c->cin == NULL)
-        return; /* the child closed its stdin: dropped */
-    r = ior_transport_write(c->cin, data, len);
-    if (r != 0 && r != IOR_ENOTCONN && r != IOR_ESHUTDOWN) {
-        iorcat_log_error("write to the child", r, 0);
+    /* A child that closed its stdin (cin NULL): dropped. */
+    if (iorcat_pass(c->cin, data, len, "write to the child") < 0) {
         c->sock_failed = 1;
         (void)ior_transport_abort_connection(t);
     }
@@ -203,34 +203,14 @@ static const ior_protocol_ops_t sock_ops = {sock_data, sock_eof, NULL,
                                             sock_lost};
 
 /*
- * The socket as the producer of the child's stdin. Not
+ * The socket as the producer of the child's stdin (user = &c->sock). Not
  * ior_transport_producer_ops: its stop (the child's stdin is gone) would
- * close the socket while the child may still be writing to it. Here the
- * socket goes on reading, and what it reads is dropped.
+ * close the socket while the child may still be writing to it. Here stop
+ * resumes the socket: it goes on reading, and what it reads is dropped
+ * (cin_lost clears sock_on_cin).
  */
-static void in_pause(void *user)
-{
-    iorcat_t *c = user;
-    if (c->sock != NULL)
-        (void)ior_transport_pause_producing(c->sock);
-}
-
-static void in_resume(void *user)
-{
-    iorcat_t *c = user;
-    if (c->sock != NULL)
-        (void)ior_transport_resume_producing(c->sock);
-}
-
-static void in_stop(void *user)
-{
-    iorcat_t *c = user;
-    c->sock_on_cin = 0;
-    if (c->sock != NULL)
-        (void)ior_transport_resume_producing(c->sock);
-}
-
-static const ior_producer_ops_t sock_producer = {in_pause, in_resume, in_stop};
+static const ior_producer_ops_t sock_producer = {
+    iorcat_slot_pause, iorcat_slot_resume, iorcat_slot_resume};
 
 /* ------------------------------------------------------------------ */
 /* The child's stdio                                                   */
@@ -252,15 +232,10 @@ static void cout_data(ior_transport_t *t, void *user, const void *data,
                       size_t len)
 {
     iorcat_t *c = user;
-    int r;
     (void)t;
     c->sent += len;
     c->last_activity = ior_loop_now(c->loop);
-    if (c->sock == NULL)
-        return;
-    r = ior_transport_write(c->sock, data, len);
-    if (r != 0 && r != IOR_ENOTCONN && r != IOR_ESHUTDOWN) {
-        iorcat_log_error("write to the connection", r, 0);
+    if (iorcat_pass(c->sock, data, len, "write to the connection") < 0) {
         c->sock_failed = 1;
         (void)ior_transport_abort_connection(c->sock);
     }
@@ -318,7 +293,8 @@ static void wire_child(iorcat_t *c, ior_transport_t *t)
     (void)ior_transport_set_protocol(c->cin, &cin_ops, c);
     (void)ior_transport_set_protocol(c->cout, &cout_ops, c);
     (void)ior_transport_set_protocol(c->cerr, &cerr_ops, c);
-    if (ior_transport_register_producer(c->cin, &sock_producer, c, 1) == 0)
+    if (ior_transport_register_producer(c->cin, &sock_producer, &c->sock, 1) ==
+        0)
         c->sock_on_cin = 1;
     if (ior_transport_register_producer(t, &ior_transport_producer_ops, c->cout,
                                         1) == 0)
@@ -329,7 +305,8 @@ static void wire_child(iorcat_t *c, ior_transport_t *t)
         c->cerr_on_err = 1;
 }
 
-void iorcat_exec_serve(iorcat_t *c, ior_transport_t *t)
+/* Serves t (iorcat_tcp.c has set c->sock) with a new child. */
+static void exec_serve(iorcat_t *c, ior_transport_t *t)
 {
     ior_process_options_t po;
     int r;
@@ -354,3 +331,13 @@ void iorcat_exec_serve(iorcat_t *c, ior_transport_t *t)
                    ior_process_pid(c->proc));
     wire_child(c, t);
 }
+
+const iorcat_mode_t iorcat_exec_mode = {
+    exec_open,            /* open */
+    iorcat_tcp_start,     /* start */
+    iorcat_tcp_start_any, /* start_any */
+    exec_serve,           /* serve */
+    iorcat_tcp_idle,      /* idle */
+    iorcat_tcp_close,     /* close */
+    exec_cleanup,         /* cleanup */
+};

@@ -47,20 +47,6 @@
 #define UDP_LOW (64 * 1024)
 #define UDP_POLL_MS 2
 
-static void udp_fail(iorcat_t *c, const char *what, int err)
-{
-    iorcat_log_error(what, err, 0);
-    c->status = 1;
-    iorcat_finish(c);
-}
-
-static void cancel(iorcat_t *c, ior_timer_id *id)
-{
-    if (*id != 0)
-        (void)ior_timer_cancel(c->loop, *id);
-    *id = 0;
-}
-
 static int same_addr(const ior_addr_t *a, const ior_addr_t *b)
 {
     size_t n = a->family == IOR_AF_INET ? 4 : 16;
@@ -68,52 +54,19 @@ static int same_addr(const ior_addr_t *a, const ior_addr_t *b)
            memcmp(a->bytes, b->bytes, n) == 0;
 }
 
-static const char *ip_text(const ior_addr_t *a, char *buf, size_t len)
-{
-    if (ior_addr_format_ip(a, buf, len) != 0)
-        return "?";
-    return buf;
-}
-
 /* ------------------------------------------------------------------ */
 /* Ending: -q and -w                                                   */
 /* ------------------------------------------------------------------ */
 
-static void quit_tick(ior_loop_t *loop, void *user)
-{
-    iorcat_t *c = user;
-    (void)loop;
-    c->quit_timer = 0;
-    if (c->o.verbose)
-        iorcat_log("stdin ended %u s ago: quitting (-q)", c->o.quit_s);
-    iorcat_finish(c);
-}
-
 /* Everything stdin had is with the OS now: -q starts counting. */
 static void input_sent(iorcat_t *c)
 {
-    if (!c->o.have_quit || c->quit_timer != 0 || c->finishing)
-        return;
-    if (c->o.quit_s == 0) {
-        iorcat_finish(c);
-        return;
-    }
-    (void)ior_call_later(c->loop, (uint64_t)c->o.quit_s * 1000, quit_tick, c,
-                         &c->quit_timer);
+    iorcat_arm_quit(c);
 }
 
-static void idle_tick(ior_loop_t *loop, void *user)
+/* -w: no datagram either way for that long. */
+static void udp_idle(iorcat_t *c)
 {
-    iorcat_t *c = user;
-    uint64_t limit = (uint64_t)c->o.wait_s * 1000;
-    uint64_t idle = ior_loop_now(loop) - c->last_activity;
-    c->idle_timer = 0;
-    if (c->udp == NULL)
-        return;
-    if (idle < limit) {
-        (void)ior_call_later(loop, limit - idle, idle_tick, c, &c->idle_timer);
-        return;
-    }
     if (c->o.verbose)
         iorcat_log("idle for %u s: quitting (-w)", c->o.wait_s);
     iorcat_finish(c);
@@ -203,7 +156,7 @@ static void drain_tick(ior_loop_t *loop, void *user)
             return;
         }
         if (r != 0) {
-            udp_fail(c, "send", r);
+            iorcat_fail(c, "send", r);
             return;
         }
         drop_pending(c);
@@ -239,18 +192,13 @@ static void in_data(ior_transport_t *t, void *user, const void *data,
             wait_for_room(c);
     }
     if (r != 0)
-        udp_fail(c, "send", r);
+        iorcat_fail(c, "send", r);
 }
 
 static void in_lost(ior_transport_t *t, void *user, int reason)
 {
     iorcat_t *c = user;
-    if (iorcat_is_failure(reason)) {
-        iorcat_log_error("stdin", reason, ior_transport_os_error(t));
-        c->status = 1;
-    }
-    c->in = NULL;
-    c->in_eof = 1;
+    iorcat_stdin_lost(c, t, reason);
     if (c->udp == NULL || !c->have_peer)
         return;
     if (c->npend > c->offpend || ior_udp_send_queue_size(c->udp) > 0)
@@ -259,7 +207,7 @@ static void in_lost(ior_transport_t *t, void *user, int reason)
         input_sent(c);
 }
 
-const ior_protocol_ops_t iorcat_udp_in_ops = {in_data, NULL, NULL, in_lost};
+static const ior_protocol_ops_t udp_in_ops = {in_data, NULL, NULL, in_lost};
 
 /* ------------------------------------------------------------------ */
 /* datagrams -> stdout                                                 */
@@ -297,10 +245,7 @@ static const ior_producer_ops_t out_producer = {out_pause, out_resume,
 static void begin_relay(iorcat_t *c)
 {
     iorcat_started(c);
-    c->last_activity = ior_loop_now(c->loop);
-    if (c->o.wait_s > 0)
-        (void)ior_call_later(c->loop, (uint64_t)c->o.wait_s * 1000, idle_tick,
-                             c, &c->idle_timer);
+    iorcat_arm_idle(c);
     if (c->npend > c->offpend)
         wait_for_room(c);
     else if (c->in != NULL)
@@ -319,12 +264,13 @@ static int first_peer(iorcat_t *c, const ior_addr_t *from)
     if (!c->o.keep) {
         r = ior_udp_connect(c->udp, from);
         if (r != 0) {
-            udp_fail(c, "connect", r);
+            iorcat_fail(c, "connect", r);
             return -1;
         }
     }
     if (c->o.verbose)
-        iorcat_log("Connection received on %s %u", ip_text(from, ip, sizeof ip),
+        iorcat_log("Connection received on %s %u",
+                   iorcat_addr_text(from, 0, ip, sizeof ip),
                    (unsigned)from->port);
     begin_relay(c);
     return 0;
@@ -335,7 +281,6 @@ static void on_datagram(ior_udp_t *u, void *user, const void *data, size_t len,
 {
     iorcat_t *c = user;
     char ip[IOR_ADDR_STRLEN];
-    int r;
     (void)u;
     if (c->udp == NULL)
         return;
@@ -349,15 +294,14 @@ static void on_datagram(ior_udp_t *u, void *user, const void *data, size_t len,
     }
     if (truncated)
         iorcat_log("datagram from %s %u truncated to %lu bytes",
-                   ip_text(from, ip, sizeof ip), (unsigned)from->port,
-                   (unsigned long)len);
+                   iorcat_addr_text(from, 0, ip, sizeof ip),
+                   (unsigned)from->port, (unsigned long)len);
     c->received += len;
     c->last_activity = ior_loop_now(c->loop);
-    if (c->out == NULL || len == 0)
-        return;
-    r = ior_transport_write(c->out, data, len);
-    if (r != 0 && r != IOR_ENOTCONN && r != IOR_ESHUTDOWN)
-        udp_fail(c, "write to stdout", r);
+    if (iorcat_pass(c->out, data, len, "write to stdout") < 0) {
+        c->status = 1;
+        iorcat_finish(c);
+    }
 }
 
 static void on_refused(ior_udp_t *u, void *user)
@@ -366,7 +310,8 @@ static void on_refused(ior_udp_t *u, void *user)
     char ip[IOR_ADDR_STRLEN];
     (void)u;
     iorcat_log("%s port %u: connection refused",
-               ip_text(&c->peer, ip, sizeof ip), (unsigned)c->peer.port);
+               iorcat_addr_text(&c->peer, 0, ip, sizeof ip),
+               (unsigned)c->peer.port);
     c->status = 1;
     iorcat_finish(c);
 }
@@ -374,7 +319,7 @@ static void on_refused(ior_udp_t *u, void *user)
 static void on_send_error(ior_udp_t *u, void *user, int err)
 {
     (void)u;
-    udp_fail(user, "send", err);
+    iorcat_fail(user, "send", err);
 }
 
 static const ior_udp_ops_t udp_ops = {on_datagram, on_refused, on_send_error};
@@ -399,10 +344,10 @@ static int open_socket(iorcat_t *c, const ior_addr_t *local, int v6only)
     return 0;
 }
 
-void iorcat_udp_close(iorcat_t *c)
+/* Closes the socket and drops its timer (nothing if none). */
+static void udp_close(iorcat_t *c)
 {
-    cancel(c, &c->drain_timer);
-    cancel(c, &c->quit_timer);
+    iorcat_cancel_timer(c, &c->drain_timer);
     drop_pending(c);
     if (c->udp_on_out && c->out != NULL)
         (void)ior_transport_unregister_producer(c->out);
@@ -418,14 +363,14 @@ static void log_socket(const iorcat_t *c, const ior_addr_t *dest)
     char ip[IOR_ADDR_STRLEN], here[IOR_ADDR_STRLEN];
     if (!c->o.verbose)
         return;
-    if (ior_udp_address(c->udp, &me) != 0 ||
-        ior_addr_format(&me, here, sizeof here) != 0)
-        strcpy(here, "?");
+    if (ior_udp_address(c->udp, &me) != 0)
+        me.family = 0; /* "?" */
     iorcat_log("sending to %s (%s) port %u [udp] from %s", c->o.host,
-               ip_text(dest, ip, sizeof ip), (unsigned)dest->port, here);
+               iorcat_addr_text(dest, 0, ip, sizeof ip), (unsigned)dest->port,
+               iorcat_addr_text(&me, 1, here, sizeof here));
 }
 
-void iorcat_udp_connect(iorcat_t *c)
+static void udp_connect(iorcat_t *c)
 {
     char ip[IOR_ADDR_STRLEN];
     while (c->next_addr < c->naddrs) {
@@ -438,12 +383,12 @@ void iorcat_udp_connect(iorcat_t *c)
         if (r == 0) {
             r = ior_udp_connect(c->udp, a);
             if (r != 0)
-                iorcat_udp_close(c);
+                udp_close(c);
         }
         if (r != 0) {
             iorcat_log("udp to %s port %u (%s): %s", c->o.host,
-                       (unsigned)c->o.port, ip_text(a, ip, sizeof ip),
-                       ior_strerror(r));
+                       (unsigned)c->o.port,
+                       iorcat_addr_text(a, 0, ip, sizeof ip), ior_strerror(r));
             continue;
         }
         c->peer = *a;
@@ -463,29 +408,41 @@ static int bind_one(iorcat_t *c, const ior_addr_t *a, int v6only)
     int r = open_socket(c, a, v6only);
     if (r != 0)
         return r;
-    if (c->o.verbose && ior_udp_address(c->udp, &bound) == 0 &&
-        ior_addr_format(&bound, text, sizeof text) == 0)
-        iorcat_log("listening on %s", text);
+    if (c->o.verbose && ior_udp_address(c->udp, &bound) == 0)
+        iorcat_log("listening on %s",
+                   iorcat_addr_text(&bound, 1, text, sizeof text));
     return 0;
 }
 
-void iorcat_udp_listen_on(iorcat_t *c)
+/* ------------------------------------------------------------------ */
+/* The mode                                                            */
+/* ------------------------------------------------------------------ */
+
+static int udp_open(iorcat_t *c)
 {
-    char text[IOR_ADDR_STRLEN];
-    size_t i;
-    for (i = 0; i < c->naddrs; i++) {
-        int r = bind_one(c, &c->addrs[i], c->o.family == IOR_AF_INET6);
-        if (r == 0)
-            return;
-        if (ior_addr_format(&c->addrs[i], text, sizeof text) != 0)
-            strcpy(text, "?");
-        iorcat_log("udp listen on %s: %s", text, ior_strerror(r));
-    }
-    c->status = 1;
-    iorcat_finish(c);
+    return iorcat_open_stdio(c, &udp_in_ops);
 }
 
-void iorcat_udp_listen_any(iorcat_t *c)
+static void udp_start(iorcat_t *c)
+{
+    if (c->o.listen)
+        iorcat_bind_first(c, bind_one, "udp listen");
+    else
+        udp_connect(c);
+}
+
+/* -l without an address: every address (dual-stack unless -4/-6). */
+static void udp_listen_any(iorcat_t *c)
 {
     iorcat_bind_any(c, bind_one, "udp listen");
 }
+
+const iorcat_mode_t iorcat_udp_mode = {
+    udp_open,       /* open */
+    udp_start,      /* start */
+    udp_listen_any, /* start_any */
+    NULL,           /* serve: no connections */
+    udp_idle,       /* idle */
+    udp_close,      /* close */
+    udp_close,      /* cleanup */
+};

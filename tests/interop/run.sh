@@ -19,8 +19,7 @@
 #   udp-iorcat-server  iorcat -u -l -w  <->  nc -u -w
 #   udp-nc-server      nc -u -l -w      <->  iorcat -u -w
 # A program per connection (iorcat -e), 1 MiB echoed back by the child
-# (natively cat; under Wine tests/net/child_helper.exe in echo mode, and
-# only once iocp/process.c exists, else SKIP):
+# (natively cat; under Wine tests/net/child_helper.exe in echo mode):
 #   exec-server        iorcat -l -e CAT  <->  nc -N   (client gets its bytes back)
 #   exec-client        nc -l -N          <->  iorcat -e CAT
 # nc -l quits as soon as its client half-closes, even with its own stdin
@@ -346,9 +345,7 @@ else
     fi
     run_all wine "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
     helper="$win_dir/tests/net/child_helper.exe"
-    if [ ! -f "$root/iocp/process.c" ]; then
-        echo "SKIP  wine  exec-server, exec-client  (no iocp/process.c yet: no child processes on Windows)"
-    elif [ ! -f "$helper" ]; then
+    if [ ! -f "$helper" ]; then
         failed=$((failed + 1))
         results+=("FAIL  wine  exec  (no $helper)")
         echo "${results[-1]}"
