@@ -256,3 +256,53 @@ int ior_addr_format(const ior_addr_t *addr, char *buf, size_t len)
         snprintf(tmp, sizeof tmp, "%s:%u", ip, (unsigned)addr->port);
     return copy_out(tmp, buf, len);
 }
+
+/* ------------------------------------------------------------------ */
+/* For the backends: one place for the IPv4-mapped rule                */
+/* ------------------------------------------------------------------ */
+
+int ior__addr_family_ok(const ior_addr_t *a)
+{
+    return a->family == IOR_AF_INET || a->family == IOR_AF_INET6;
+}
+
+/*
+ * An IPv4-mapped IPv6 address (a v4 client of a dual-stack socket) is
+ * reported as the IPv4 address it carries: that is what a user logs or
+ * compares against, and what libuv users see on Linux. Twisted differs:
+ * it reports an IPv6Address.
+ */
+void ior__addr_unmap(ior_addr_t *a)
+{
+    uint8_t v4[4];
+    if (a->family != IOR_AF_INET6 || !is_v4_mapped(a->bytes))
+        return;
+    memcpy(v4, a->bytes + 12, 4);
+    memset(a->bytes, 0, sizeof(a->bytes));
+    memcpy(a->bytes, v4, 4);
+    a->family = IOR_AF_INET;
+    a->scope_id = 0;
+}
+
+void ior__addr_map_v6(const ior_addr_t *a, ior_addr_t *out)
+{
+    *out = *a;
+    if (a->family != IOR_AF_INET)
+        return;
+    memset(out->bytes, 0, sizeof(out->bytes));
+    out->bytes[10] = 0xff;
+    out->bytes[11] = 0xff;
+    memcpy(out->bytes + 12, a->bytes, 4);
+    out->family = IOR_AF_INET6;
+    out->scope_id = 0;
+}
+
+int ior__addr_is_wildcard(const ior_addr_t *a)
+{
+    static const uint8_t zero[16] = {0};
+    if (a->family == IOR_AF_INET)
+        return memcmp(a->bytes, zero, 4) == 0;
+    if (a->family == IOR_AF_INET6)
+        return memcmp(a->bytes, zero, 16) == 0;
+    return 0;
+}

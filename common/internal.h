@@ -257,6 +257,15 @@ struct ior_transport {
     /* A child's stdin, stdout or stderr: told when the core frees it. */
     struct ior__proc *proc;
     unsigned char proc_index; /* 0, 1 or 2 */
+
+    /*
+     * TCP only (common/tcp.c): both addresses, captured when the
+     * transport is made (ior__core_tcp_addrs), so they answer the same
+     * for its whole life, after connection_lost and an abort included.
+     */
+    unsigned char tcp;
+    ior_addr_t host;
+    ior_addr_t peer;
 };
 
 /*
@@ -357,6 +366,93 @@ void ior__core_run_deliver(ior_transport_t *t);
 void ior__core_drop_held(ior_transport_t *t);
 
 /* ------------------------------------------------------------------ */
+/* Addresses (common/addr.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/* 1 for IOR_AF_INET and IOR_AF_INET6, the only families ior uses. */
+int ior__addr_family_ok(const ior_addr_t *a);
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4; others stay. */
+void ior__addr_unmap(ior_addr_t *a);
+/* IPv4 → ::ffff:a.b.c.d (port kept); IPv6 is copied unchanged. */
+void ior__addr_map_v6(const ior_addr_t *a, ior_addr_t *out);
+/* 0.0.0.0 and :: (any port): the wildcard address. */
+int ior__addr_is_wildcard(const ior_addr_t *a);
+
+/* ------------------------------------------------------------------ */
+/* TCP (common/tcp_listen.c, tcp_connect.c, tcp.c)                     */
+/* ------------------------------------------------------------------ */
+
+#define IOR__DEFAULT_BACKLOG 511
+#define IOR__ACCEPT_RETRY_MS 100
+/* Linux's TCP_KEEPIDLE limit; the same bound on every backend. */
+#define IOR__KEEPALIVE_MAX_IDLE 32767u
+
+/*
+ * The core's part of a listener: the backend's struct ior_listener-like
+ * object starts with it (ior__os_tcp_listen allocates the whole thing).
+ */
+struct ior_listener {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior_loop_t *loop;
+    const ior_listener_ops_t *ops;
+    void *user;
+    ior_addr_t addr;        /* bound address, port real (the backend sets it) */
+    ior_timer_id retry;     /* accept retry after a resource error, or 0 */
+    unsigned char starting; /* inside ior_tcp_listen: accept_error is quiet */
+    unsigned char closed;   /* ior_listener_close ran: report nothing more */
+};
+
+/*
+ * The core's part of a connect request, first in the backend's struct.
+ * status is what the library decided itself (IOR_ETIMEDOUT, IOR_ECANCELED):
+ * it wins over whatever the OS reports afterwards.
+ */
+typedef struct ior__connect {
+    ior__handle_t handle; /* first: ior_loop_free cancels it */
+    ior_loop_t *loop;
+    ior_connect_cb cb;
+    void *user;
+    ior_addr_t peer;    /* the target, after the wildcard mapping */
+    ior_timer_id timer; /* the timeout option, or 0 */
+    int status;
+} ior__connect_t;
+
+/*
+ * Sets t's addresses (IPv4-mapped ones become IPv4) and marks it TCP. The
+ * backend calls it on an accepted transport before ior__core_accepted, and
+ * on a connected one (host only: peer is the target) before
+ * ior__core_connect_done.
+ */
+void ior__core_tcp_addrs(ior_transport_t *t, const ior_addr_t *host,
+                         const ior_addr_t *peer);
+/*
+ * A connection was accepted: t is initialised (ior__core_transport_init,
+ * ior__core_tcp_addrs). The core calls connection_accepted, then begins t.
+ * The callback may close l: the backend checks l->closed afterwards and
+ * must keep l's memory until its own accept dispatch has returned.
+ */
+void ior__core_accepted(ior_listener_t *l, ior_transport_t *t);
+/*
+ * A resource error (IOR_EMFILE, IOR_ENOBUFS, IOR_ENOMEM...) while accepting.
+ * The backend has stopped accepting what failed; the core reports
+ * accept_error (not from inside ior_tcp_listen) and calls
+ * ior__os_listener_resume after IOR__ACCEPT_RETRY_MS. Connections that
+ * their peer aborted before the accept are not reported: the backend
+ * re-arms those at once. The callback may close l (as above).
+ */
+void ior__core_accept_failed(ior_listener_t *l, int err);
+/*
+ * The connect finished: t (initialised, addresses set) on success with
+ * status 0, else t NULL. Called exactly once, from the loop (or from
+ * ior__os_connect_cancel), never inside ior__os_connect_start. When
+ * c->status is set the backend passes t NULL (the OS result is dropped)
+ * and the core reports c->status with os_error 0. The core runs the
+ * callback, then begins t; the backend frees c after this returns.
+ */
+void ior__core_connect_done(ior__connect_t *c, ior_transport_t *t, int status,
+                            int os_error);
+
+/* ------------------------------------------------------------------ */
 /* What a backend provides                                             */
 /* ------------------------------------------------------------------ */
 
@@ -420,6 +516,47 @@ void ior__os_shutdown_write(ior_transport_t *t);
 void ior__os_close(ior_transport_t *t, int abort);
 /* The core is done with t: free it once no OS operation references it. */
 void ior__os_transport_free(ior_transport_t *t);
+
+/* TCP (the core has checked every argument: families, NULLs, defaults). */
+/*
+ * Allocates the backend's listener (struct ior_listener first, zeroed),
+ * creates the socket, binds addr, listens with backlog (> 0) and sets
+ * (*out)->addr to the bound address. Not accepting yet. ipv6_only: for an
+ * IPv6 addr, 1 refuses IPv4 clients, 0 is dual-stack.
+ */
+int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
+                       int ipv6_only, ior_listener_t **out);
+/* Starts accepting. On error the core calls ior__os_listener_close. */
+int ior__os_listener_start(ior_listener_t *l);
+/* The retry delay after ior__core_accept_failed is over: accept again. */
+void ior__os_listener_resume(ior_listener_t *l);
+/* Stops accepting, closes the socket; frees l once nothing uses it. */
+void ior__os_listener_close(ior_listener_t *l);
+/*
+ * Allocates the backend's request (ior__connect_t first, zeroed), creates
+ * the socket and binds it (to bind, same family as addr, or the wildcard
+ * where the OS needs one). Nothing is started; IOR_E* leaves nothing.
+ */
+int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                        const ior_addr_t *bind, ior__connect_t **out);
+/*
+ * Starts connecting to c->peer. Never fails here: any error, immediate
+ * ones included, comes later through ior__core_connect_done.
+ */
+void ior__os_connect_start(ior__connect_t *c);
+/* A request never started (the core could not arm it): close and free. */
+void ior__os_connect_discard(ior__connect_t *c);
+/*
+ * The core decided c->status (timeout, loop freed): stop the attempt; the
+ * backend still calls ior__core_connect_done once (now or from the loop).
+ */
+void ior__os_connect_cancel(ior__connect_t *c);
+/* setsockopt on a live TCP transport (checked: TCP, open, idle bounded). */
+int ior__os_tcp_nodelay(ior_transport_t *t, int on);
+int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds);
+
+/* The OS's own message for an OS error code (ior_os_strerror), into buf. */
+void ior__os_strerror(int os_error, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (process.c)                                         */

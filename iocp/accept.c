@@ -3,67 +3,48 @@
  * Twisted differs: it keeps one AcceptEx posted at a time, so a burst of
  * connections waits for a loop iteration each; here IOR__IOCP_ACCEPTS are
  * posted ahead and each is re-posted as soon as its connection is handed
- * over. A pending connection that its peer aborted, or a resource error
- * (WSAEMFILE, WSAENOBUFS), never stops the listener: the request is
- * re-posted, at once for an aborted peer, after a short delay otherwise.
+ * over. A pending connection that its peer aborted is re-posted at once,
+ * silently; a resource error (WSAEMFILE, WSAENOBUFS) goes to the core's
+ * accept policy (common/tcp_listen.c): reported, then retried after a
+ * short delay through ior__os_listener_resume.
  */
 #include "iocp.h"
 
 #include <string.h>
 
 #define IOR__IOCP_ACCEPTS 16
-#define IOR__IOCP_ACCEPT_RETRY_MS 100
 /* AcceptEx wants 16 bytes more than the largest address, per address. */
 #define IOR__IOCP_ADDR_SLOT ((DWORD)sizeof(SOCKADDR_STORAGE) + 16)
 
 typedef struct ior__iocp_accept {
     ior__iocp_op_t op;
-    struct ior_listener *l;
+    struct ior__iocp_listener *l;
     SOCKET as;
     int as_skip;
     int posted;
-    int waiting; /* to be re-posted by the retry timer */
+    int waiting; /* to be re-posted by ior__os_listener_resume */
     char addrs[2 * sizeof(SOCKADDR_STORAGE) + 32];
 } ior__iocp_accept_t;
 
-struct ior_listener {
-    ior__handle_t h;
+typedef struct ior__iocp_listener {
+    struct ior_listener base; /* first: the core's part */
     ior__iocp_loop_t *lp;
     SOCKET s;
     int family;
     int skip;
-    const ior_listener_ops_t *ops;
-    void *user;
     LPFN_ACCEPTEX acceptex;
     LPFN_GETACCEPTEXSOCKADDRS getaddrs;
-    ior_addr_t addr;
     unsigned refs; /* 1 while open, + posted requests, + callbacks running */
-    int closed;
-    int starting; /* inside ior_tcp_listen: no callbacks yet */
-    int retry_armed;
-    ior_timer_id retry_timer;
+    int closed;    /* ior__os_listener_close ran */
     ior__iocp_accept_t reqs[IOR__IOCP_ACCEPTS];
-};
+} ior__iocp_listener_t;
 
 static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
 
-static void listener_unref(ior_listener_t *l)
+static void listener_unref(ior__iocp_listener_t *l)
 {
     if (--l->refs == 0)
         ior__free(l);
-}
-
-static void retry_fire(ior_loop_t *loop, void *user);
-
-static void schedule_retry(ior_listener_t *l, ior__iocp_accept_t *req)
-{
-    req->waiting = 1;
-    if (l->retry_armed)
-        return;
-    if (ior_call_later(&l->lp->base, IOR__IOCP_ACCEPT_RETRY_MS, retry_fire, l,
-                       &l->retry_timer) == 0)
-        l->retry_armed = 1;
-    /* Out of memory even for a timer: the next completion retries. */
 }
 
 /*
@@ -80,15 +61,21 @@ static int is_peer_abort(DWORD err)
            err == 1236 /* ERROR_CONNECTION_ABORTED */;
 }
 
-/* Tells the user about a non-fatal error; never from ior_tcp_listen. */
-static void report(ior_listener_t *l, int err)
+/*
+ * A resource error: req waits for the core's retry, which reports it
+ * (the callback may close the listener: callers hold a reference).
+ */
+static void accept_failed(ior__iocp_listener_t *l, ior__iocp_accept_t *req,
+                          int err)
 {
-    if (l->ops->accept_error && !l->starting && !l->closed)
-        l->ops->accept_error(l, l->user, err);
+    if (req != NULL)
+        req->waiting = 1;
+    if (!l->closed)
+        ior__core_accept_failed(&l->base, err);
 }
 
-/* Posts one AcceptEx; on failure the request waits for the retry timer. */
-static void post_accept(ior_listener_t *l, ior__iocp_accept_t *req)
+/* Posts one AcceptEx; on failure the request waits for the retry. */
+static void post_accept(ior__iocp_listener_t *l, ior__iocp_accept_t *req)
 {
     DWORD bytes = 0;
     DWORD err = 0;
@@ -99,9 +86,7 @@ static void post_accept(ior_listener_t *l, ior__iocp_accept_t *req)
     req->waiting = 0;
     rc = ior__iocp_socket(l->lp, l->family, &req->as, &req->as_skip, &os_err);
     if (rc != 0) {
-        report(l, rc); /* may close the listener: callers hold a ref */
-        if (!l->closed)
-            schedule_retry(l, req);
+        accept_failed(l, req, rc);
         return;
     }
     memset(&req->op.ov, 0, sizeof(req->op.ov));
@@ -114,13 +99,11 @@ static void post_accept(ior_listener_t *l, ior__iocp_accept_t *req)
     ior__iocp_op_started(l->lp, &req->op, ok, bytes, err, l->skip);
 }
 
-static void retry_fire(ior_loop_t *loop, void *user)
+void ior__os_listener_resume(ior_listener_t *base)
 {
-    ior_listener_t *l = (ior_listener_t *)user;
+    ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
     int i;
 
-    (void)loop;
-    l->retry_armed = 0;
     l->refs++; /* a report may close the listener */
     for (i = 0; i < IOR__IOCP_ACCEPTS && !l->closed; i++)
         if (l->reqs[i].waiting && !l->reqs[i].posted)
@@ -128,8 +111,8 @@ static void retry_fire(ior_loop_t *loop, void *user)
     listener_unref(l);
 }
 
-/* Hands an accepted socket to the user as a transport. */
-static void hand_over(ior_listener_t *l, ior__iocp_accept_t *req)
+/* Hands an accepted socket to the core, with both addresses. */
+static void hand_over(ior__iocp_listener_t *l, ior__iocp_accept_t *req)
 {
     ior__iocp_sock_t *sk;
     struct sockaddr *local = NULL;
@@ -137,6 +120,8 @@ static void hand_over(ior_listener_t *l, ior__iocp_accept_t *req)
     int local_len = 0;
     int remote_len = 0;
     SOCKET as = req->as;
+    ior_addr_t host;
+    ior_addr_t peer;
     int rc;
 
     req->as = INVALID_SOCKET;
@@ -146,23 +131,25 @@ static void hand_over(ior_listener_t *l, ior__iocp_accept_t *req)
     rc = ior__iocp_sock_new(l->lp, as, l->family, req->as_skip, &sk);
     if (rc != 0) {
         closesocket(as);
-        report(l, rc);
+        accept_failed(l, NULL, rc);
         return;
     }
     l->getaddrs(req->addrs, 0, IOR__IOCP_ADDR_SLOT, IOR__IOCP_ADDR_SLOT, &local,
                 &local_len, &remote, &remote_len);
+    memset(&host, 0, sizeof(host));
+    memset(&peer, 0, sizeof(peer));
     if (local)
-        ior__iocp_addr_from_sockaddr(local, &sk->host);
+        ior__iocp_addr_from_sockaddr(local, &host);
     if (remote)
-        ior__iocp_addr_from_sockaddr(remote, &sk->peer);
-    l->ops->connection_accepted(l, l->user, &sk->base);
-    ior__core_transport_begin(&sk->base);
+        ior__iocp_addr_from_sockaddr(remote, &peer);
+    ior__core_tcp_addrs(&sk->base, &host, &peer);
+    ior__core_accepted(&l->base, &sk->base);
 }
 
 static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
 {
     ior__iocp_accept_t *req = IOR__CONTAINER(op, ior__iocp_accept_t, op);
-    ior_listener_t *l = req->l;
+    ior__iocp_listener_t *l = req->l;
 
     (void)bytes;
     req->posted = 0;
@@ -171,13 +158,10 @@ static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     if (l->closed || err != 0) {
         closesocket(req->as);
         req->as = INVALID_SOCKET;
-        if (!l->closed && is_peer_abort(err)) {
+        if (!l->closed && is_peer_abort(err))
             post_accept(l, req);
-        } else if (!l->closed) {
-            report(l, ior__iocp_error(err));
-            if (!l->closed)
-                schedule_retry(l, req);
-        }
+        else if (!l->closed)
+            accept_failed(l, req, ior__iocp_error(err));
         listener_unref(l);
         return;
     }
@@ -187,14 +171,9 @@ static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     listener_unref(l);
 }
 
-static void handle_close(ior__handle_t *h)
-{
-    ior_listener_close(IOR__CONTAINER(h, ior_listener_t, h));
-}
-
 /* The listening socket: options, bind, listen, extension functions. */
-static int open_socket(ior_listener_t *l, const ior_addr_t *addr,
-                       const ior_listen_options_t *opts)
+static int open_socket(ior__iocp_listener_t *l, const ior_addr_t *addr,
+                       int backlog, int ipv6_only)
 {
     GUID accept_guid = WSAID_ACCEPTEX;
     GUID addrs_guid = WSAID_GETACCEPTEXSOCKADDRS;
@@ -213,18 +192,18 @@ static int open_socket(ior_listener_t *l, const ior_addr_t *addr,
                (int)sizeof(one));
     if (l->family == AF_INET6) {
         /* Windows defaults to IPv6 only; we default to dual-stack. */
-        DWORD v6only = (opts && opts->ipv6_only) ? 1 : 0;
+        DWORD v6only = ipv6_only ? 1 : 0;
         setsockopt(l->s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only,
                    (int)sizeof(v6only));
     }
     len = ior__iocp_addr_to_sockaddr(addr, &ss);
     if (bind(l->s, (struct sockaddr *)&ss, len) != 0 ||
-        listen(l->s, (opts && opts->backlog > 0) ? opts->backlog : 511) != 0)
+        listen(l->s, backlog) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
     len = (int)sizeof(ss);
     if (getsockname(l->s, (struct sockaddr *)&ss, &len) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
-    ior__iocp_addr_from_sockaddr((struct sockaddr *)&ss, &l->addr);
+    ior__iocp_addr_from_sockaddr((struct sockaddr *)&ss, &l->base.addr);
     if (WSAIoctl(l->s, SIO_GET_EXTENSION_FUNCTION_POINTER, &accept_guid,
                  (DWORD)sizeof(accept_guid), (void *)&l->acceptex,
                  (DWORD)sizeof(l->acceptex), &got, NULL, NULL) != 0 ||
@@ -235,30 +214,20 @@ static int open_socket(ior_listener_t *l, const ior_addr_t *addr,
     return 0;
 }
 
-int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_listen_options_t *opts,
-                   const ior_listener_ops_t *ops, void *user,
-                   ior_listener_t **out)
+int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
+                       int ipv6_only, ior_listener_t **out)
 {
-    ior_listener_t *l;
-    int family;
+    ior__iocp_listener_t *l;
     int rc;
     int i;
 
-    if (!loop || !addr || !ops || !ops->connection_accepted || !out)
-        return IOR_EINVAL;
-    family = ior__iocp_af(addr);
-    if (!family)
-        return addr->family == 0 ? IOR_EINVAL : IOR_EAFNOSUPPORT;
-    l = (ior_listener_t *)ior__calloc(1, sizeof(*l));
+    l = (ior__iocp_listener_t *)ior__calloc(1, sizeof(*l));
     if (!l)
         return IOR_ENOMEM;
     l->lp = ior__iocp_loop(loop);
-    l->family = family;
-    l->ops = ops;
-    l->user = user;
+    l->family = ior__iocp_af(addr);
     l->s = INVALID_SOCKET;
-    rc = open_socket(l, addr, opts);
+    rc = open_socket(l, addr, backlog, ipv6_only);
     if (rc != 0) {
         if (l->s != INVALID_SOCKET)
             closesocket(l->s);
@@ -266,26 +235,23 @@ int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
         return rc;
     }
     l->refs = 1;
-    l->h.close = handle_close;
-    ior__core_handle_add(loop, &l->h);
-    /* A request that cannot be posted now is retried by the timer. */
-    l->starting = 1;
     for (i = 0; i < IOR__IOCP_ACCEPTS; i++) {
         l->reqs[i].l = l;
         l->reqs[i].as = INVALID_SOCKET;
         l->reqs[i].op.done = accept_done;
-        post_accept(l, &l->reqs[i]);
     }
-    l->starting = 0;
-    *out = l;
+    *out = &l->base;
     return 0;
 }
 
-int ior_listener_address(const ior_listener_t *l, ior_addr_t *out)
+/* A request that cannot be posted now waits for the core's retry. */
+int ior__os_listener_start(ior_listener_t *base)
 {
-    if (!l || !out)
-        return IOR_EINVAL;
-    *out = l->addr;
+    ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
+    int i;
+
+    for (i = 0; i < IOR__IOCP_ACCEPTS; i++)
+        post_accept(l, &l->reqs[i]);
     return 0;
 }
 
@@ -293,16 +259,13 @@ int ior_listener_address(const ior_listener_t *l, ior_addr_t *out)
  * Cancels the posted AcceptEx requests and closes the socket; the memory
  * goes when the last cancelled request has come back through the port.
  */
-void ior_listener_close(ior_listener_t *l)
+void ior__os_listener_close(ior_listener_t *base)
 {
-    if (!l || l->closed)
+    ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
+
+    if (l->closed)
         return;
     l->closed = 1;
-    if (l->retry_armed) {
-        ior_timer_cancel(&l->lp->base, l->retry_timer);
-        l->retry_armed = 0;
-    }
-    ior__core_handle_remove(&l->lp->base, &l->h);
     CancelIoEx((HANDLE)l->s, NULL);
     closesocket(l->s);
     l->s = INVALID_SOCKET;

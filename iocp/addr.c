@@ -1,4 +1,4 @@
-/* ior_addr_t ↔ SOCKADDR, and the host/peer address queries. */
+/* ior_addr_t ↔ SOCKADDR (IPv4-mapped addresses come back as IPv4). */
 #include "iocp.h"
 
 #include <string.h>
@@ -53,50 +53,8 @@ int ior__iocp_addr_from_sockaddr(const struct sockaddr *sa, ior_addr_t *out)
         out->port = ntohs(in6->sin6_port);
         out->scope_id = in6->sin6_scope_id;
         memcpy(out->bytes, &in6->sin6_addr, 16);
+        ior__addr_unmap(out);
         return 0;
     }
     return IOR_EAFNOSUPPORT;
-}
-
-/*
- * Looked up on first use and cached, so the answer stays valid after a
- * close; accepted transports get both from GetAcceptExSockaddrs. Lazy
- * because every socket call is a round trip to the wine server.
- */
-static int sock_address(const ior_transport_t *t, ior_addr_t *out, int peer)
-{
-    ior__iocp_sock_t *sk = (ior__iocp_sock_t *)(void *)t;
-    ior_addr_t *cache;
-    SOCKADDR_STORAGE ss;
-    int len = (int)sizeof(ss);
-    int rc;
-
-    if (!t || !out)
-        return IOR_EINVAL;
-    if (ior__iocp_is_pipe(t))
-        return IOR_ENOTSUP;
-    cache = peer ? &sk->peer : &sk->host;
-    if (cache->family == 0) {
-        if (sk->closed)
-            return IOR_ENOTCONN;
-        rc = peer ? getpeername(sk->s, (struct sockaddr *)&ss, &len)
-                  : getsockname(sk->s, (struct sockaddr *)&ss, &len);
-        if (rc != 0)
-            return ior__iocp_error((DWORD)WSAGetLastError());
-        rc = ior__iocp_addr_from_sockaddr((struct sockaddr *)&ss, cache);
-        if (rc != 0)
-            return rc;
-    }
-    *out = *cache;
-    return 0;
-}
-
-int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    return sock_address(t, out, 0);
-}
-
-int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    return sock_address(t, out, 1);
 }

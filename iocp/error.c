@@ -120,13 +120,11 @@ int ior__iocp_error(DWORD err)
     }
 }
 
-const char *ior_os_strerror(int os_error, char *buf, size_t len)
+void ior__os_strerror(int os_error, char *buf, size_t len)
 {
     DWORD n;
     char tmp[512];
 
-    if (!buf || len == 0)
-        return buf;
     n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM |
                            FORMAT_MESSAGE_IGNORE_INSERTS |
                            FORMAT_MESSAGE_MAX_WIDTH_MASK,
@@ -144,5 +142,4 @@ const char *ior_os_strerror(int os_error, char *buf, size_t len)
         n = (DWORD)(len - 1);
     memcpy(buf, tmp, n);
     buf[n] = '\0';
-    return buf;
 }

@@ -176,8 +176,6 @@ typedef struct ior__iocp_sock {
     unsigned char closed;  /* socket closed (ior__os_close) */
     unsigned char freed;   /* ior__os_transport_free was called */
 
-    ior_addr_t host; /* cached on first query (accept: from AcceptEx) */
-    ior_addr_t peer;
 } ior__iocp_sock_t;
 
 static inline ior__iocp_sock_t *ior__iocp_sock(ior_transport_t *t)

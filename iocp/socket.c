@@ -159,41 +159,27 @@ void ior__os_close(ior_transport_t *t, int abort)
     sk->s = INVALID_SOCKET;
 }
 
-int ior_transport_set_nodelay(ior_transport_t *t, int on)
+int ior__os_tcp_nodelay(ior_transport_t *t, int on)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
     BOOL v = on ? TRUE : FALSE;
 
-    if (!t)
-        return IOR_EINVAL;
-    if (ior__iocp_is_pipe(t))
-        return IOR_ENOTSUP;
-    if (sk->closed)
-        return IOR_ENOTCONN;
     if (setsockopt(sk->s, IPPROTO_TCP, TCP_NODELAY, (const char *)&v,
                    (int)sizeof(v)) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
     return 0;
 }
 
-int ior_transport_set_keepalive(ior_transport_t *t, int on,
-                                unsigned idle_seconds)
+int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(t);
     BOOL v = on ? TRUE : FALSE;
 
-    if (!t)
-        return IOR_EINVAL;
-    if (ior__iocp_is_pipe(t))
-        return IOR_ENOTSUP;
-    if (sk->closed)
-        return IOR_ENOTCONN;
     if (on && idle_seconds > 0) {
         struct tcp_keepalive ka;
         DWORD got = 0;
 
-        if (idle_seconds > 0xFFFFFFFFu / 1000u)
-            return IOR_ERANGE;
+        /* The core bounds idle_seconds (32767), so this cannot overflow. */
         ka.onoff = 1;
         ka.keepalivetime = (ULONG)idle_seconds * 1000u;
         ka.keepaliveinterval = 1000u; /* probe every second once idle */

@@ -1,6 +1,6 @@
 /*
- * ior_addr_t <-> struct sockaddr, socket creation, and the address and
- * option calls of a TCP transport.
+ * ior_addr_t <-> struct sockaddr, socket creation, and the socket options
+ * of a TCP transport (checked by common/tcp.c).
  */
 #include "internal_posix.h"
 
@@ -36,15 +36,9 @@ int ior__addr_to_sockaddr(const ior_addr_t *a, struct sockaddr_storage *ss,
     return IOR_EINVAL;
 }
 
-/*
- * An IPv4-mapped IPv6 address (a v4 client of a dual-stack listener) is
- * reported as the IPv4 address it carries: that is what a user logs or
- * compares against. Twisted differs: it reports an IPv6Address.
- */
+/* IPv4-mapped addresses come back as IPv4 (ior__addr_unmap, common/). */
 int ior__addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
 {
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
-                                         0, 0, 0, 0, 0xff, 0xff};
     memset(a, 0, sizeof(*a));
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
@@ -55,15 +49,11 @@ int ior__addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        a->port = ntohs(sin6->sin6_port);
-        if (memcmp(&sin6->sin6_addr, v4mapped, 12) == 0) {
-            a->family = IOR_AF_INET;
-            memcpy(a->bytes, (const uint8_t *)&sin6->sin6_addr + 12, 4);
-            return 0;
-        }
         a->family = IOR_AF_INET6;
+        a->port = ntohs(sin6->sin6_port);
         a->scope_id = sin6->sin6_scope_id;
         memcpy(a->bytes, &sin6->sin6_addr, 16);
+        ior__addr_unmap(a);
         return 0;
     }
     return IOR_EAFNOSUPPORT;
@@ -98,71 +88,22 @@ int ior__socket(int family, int type)
     return fd;
 }
 
-static int transport_fd(const ior_transport_t *t, int *fd)
+int ior__os_tcp_nodelay(ior_transport_t *t, int on)
 {
-    const ior__fd_t *f = (const ior__fd_t *)t;
-    if (t == NULL)
-        return IOR_EINVAL;
-    if (f->closed || f->io.fd < 0)
-        return IOR_ENOTCONN;
-    if (!f->is_tcp)
-        return IOR_ENOTSUP;
-    *fd = f->io.fd;
+    int fd = ((ior__fd_t *)t)->io.fd;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+        return ior__posix_error(errno);
     return 0;
 }
 
-static int sock_name(const ior_transport_t *t, ior_addr_t *out, int peer)
+int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int fd;
+    int fd = ((ior__fd_t *)t)->io.fd;
     int r;
-    if (out == NULL)
-        return IOR_EINVAL;
-    r = transport_fd(t, &fd);
-    if (r != 0)
-        return r;
-    r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
-             : getsockname(fd, (struct sockaddr *)&ss, &len);
-    if (r != 0)
-        return ior__posix_error(errno);
-    return ior__addr_from_sockaddr(out, (struct sockaddr *)&ss);
-}
-
-int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    return sock_name(t, out, 0);
-}
-
-int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    return sock_name(t, out, 1);
-}
-
-int ior_transport_set_nodelay(ior_transport_t *t, int on)
-{
-    int fd;
-    int v = on ? 1 : 0;
-    int r = transport_fd(t, &fd);
-    if (r != 0)
-        return r;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0)
-        return ior__posix_error(errno);
-    return 0;
-}
-
-int ior_transport_set_keepalive(ior_transport_t *t, int on,
-                                unsigned idle_seconds)
-{
-    int fd;
-    int v = on ? 1 : 0;
-    int r = transport_fd(t, &fd);
-    if (r != 0)
-        return r;
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) != 0)
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
         return ior__posix_error(errno);
     if (on && idle_seconds > 0) {
-        int idle = idle_seconds > 0x7fffffffu ? 0x7fffffff : (int)idle_seconds;
+        int idle = (int)idle_seconds; /* the core bounds it */
 #if defined(TCP_KEEPIDLE)
         r = setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 #elif defined(TCP_KEEPALIVE)

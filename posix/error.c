@@ -86,12 +86,8 @@ int ior__posix_error(int err)
     }
 }
 
-const char *ior_os_strerror(int os_error, char *buf, size_t len)
+void ior__os_strerror(int os_error, char *buf, size_t len)
 {
-    if (buf == NULL || len == 0)
-        return buf;
     if (strerror_r(os_error, buf, len) != 0)
         snprintf(buf, len, "OS error %d", os_error);
-    buf[len - 1] = '\0';
-    return buf;
 }

@@ -8,8 +8,7 @@
  * to accept-and-close what is queued, telling those clients we are
  * overloaded instead of leaving them hanging (libuv's trick), (2) report
  * accept_error, and (3) stop watching the socket and retry after a short
- * timer. Twisted differs: it logs and returns, and its select loop comes
- * straight back.
+ * timer (the core's accept policy, common/tcp_listen.c).
  */
 #include "internal_posix.h"
 
@@ -21,29 +20,19 @@
 #include <unistd.h>
 
 #define IOR__ACCEPTS_PER_EVENT 64
-#define IOR__ACCEPT_RETRY_MS 100
-#define IOR__DEFAULT_BACKLOG 511
 
-struct ior_listener {
-    ior__handle_t handle; /* first: the core's list of things to close */
-    ior_loop_t *loop;
+typedef struct ior__posix_listener {
+    struct ior_listener base; /* first: the core's part */
     ior__io_t io;
-    const ior_listener_ops_t *ops;
-    void *user;
-    ior_timer_id retry;
     int in_accept;   /* inside the accept loop: defer the free */
-    int close_asked; /* ior_listener_close ran inside the accept loop */
-};
+    int close_asked; /* ior__os_listener_close ran inside the accept loop */
+} ior__posix_listener_t;
 
-static void listener_free(ior_listener_t *l)
+static void listener_free(ior__posix_listener_t *l)
 {
-    ior__io_stop(IOR__PL(l->loop), &l->io);
+    ior__io_stop(IOR__PL(l->base.loop), &l->io);
     ior__close_fd(l->io.fd);
     l->io.fd = -1;
-    if (l->retry != 0)
-        (void)ior_timer_cancel(l->loop, l->retry);
-    l->retry = 0;
-    ior__core_handle_remove(l->loop, &l->handle);
     ior__free(l);
 }
 
@@ -73,35 +62,32 @@ static void shed_load(ior__posix_loop_t *pl, int lfd)
     reserve_open(pl);
 }
 
-static void on_retry(ior_loop_t *loop, void *user)
+void ior__os_listener_resume(ior_listener_t *base)
 {
-    ior_listener_t *l = user;
-    (void)loop;
-    l->retry = 0;
-    if (ior__io_set(IOR__PL(l->loop), &l->io, IOR__IO_READ) != 0)
-        l->retry = 0; /* nothing better to do; the next close frees it */
+    ior__posix_listener_t *l = (ior__posix_listener_t *)base;
+    if (ior__io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ) != 0)
+        ior__core_accept_failed(base, IOR_ENOMEM);
 }
 
-static void accept_pause(ior_listener_t *l, int err)
+/* Stops watching the socket; the core retries after its delay. */
+static void accept_pause(ior__posix_listener_t *l, int err)
 {
-    ior__io_stop(IOR__PL(l->loop), &l->io);
-    if (ior_call_later(l->loop, IOR__ACCEPT_RETRY_MS, on_retry, l, &l->retry) !=
-        0) {
-        l->retry = 0;
-        (void)ior__io_set(IOR__PL(l->loop), &l->io, IOR__IO_READ);
-    }
-    if (l->ops->accept_error != NULL)
-        l->ops->accept_error(l, l->user, err);
+    ior__io_stop(IOR__PL(l->base.loop), &l->io);
+    ior__core_accept_failed(&l->base, err);
 }
 
-static int accept_one(ior_listener_t *l, int *fd_out)
+static int accept_one(ior__posix_listener_t *l, int *fd_out,
+                      struct sockaddr_storage *ss)
 {
+    socklen_t len;
     int fd;
     do {
+        len = sizeof(*ss);
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
-        fd = accept4(l->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(l->io.fd, (struct sockaddr *)ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-        fd = accept(l->io.fd, NULL, NULL);
+        fd = accept(l->io.fd, (struct sockaddr *)ss, &len);
         if (fd >= 0) {
             (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
             (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -112,8 +98,30 @@ static int accept_one(ior_listener_t *l, int *fd_out)
     return fd < 0 ? errno : 0;
 }
 
+/*
+ * The host address: the listener's own, unless it is a wildcard (then the
+ * OS picked the local address per connection).
+ */
+static void accepted_addrs(ior__posix_listener_t *l, int fd,
+                           const struct sockaddr_storage *peer_ss,
+                           ior_transport_t *t)
+{
+    ior_addr_t host = l->base.addr;
+    ior_addr_t peer;
+    memset(&peer, 0, sizeof(peer));
+    (void)ior__addr_from_sockaddr(&peer, (const struct sockaddr *)peer_ss);
+    if (ior__addr_is_wildcard(&host)) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+            (void)ior__addr_from_sockaddr(&host, (struct sockaddr *)&ss);
+    }
+    ior__core_tcp_addrs(t, &host, &peer);
+}
+
 /* A new connection: returns 0, or an IOR_E* code that pauses accepting. */
-static int deliver(ior_listener_t *l, int fd)
+static int deliver(ior__posix_listener_t *l, int fd,
+                   const struct sockaddr_storage *peer_ss)
 {
     ior__fd_t *f = ior__fd_alloc();
     if (f == NULL) {
@@ -126,23 +134,24 @@ static int deliver(ior_listener_t *l, int fd)
         (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
     }
 #endif
-    ior__fd_open(f, l->loop, fd);
-    l->ops->connection_accepted(l, l->user, &f->base);
-    ior__core_transport_begin(&f->base);
+    ior__fd_open(f, l->base.loop, fd);
+    accepted_addrs(l, fd, peer_ss, &f->base);
+    ior__core_accepted(&l->base, &f->base);
     return 0;
 }
 
 static void on_acceptable(ior__posix_loop_t *pl, ior__io_t *io,
                           unsigned revents)
 {
-    ior_listener_t *l =
-        (ior_listener_t *)((char *)io - offsetof(ior_listener_t, io));
+    ior__posix_listener_t *l = (ior__posix_listener_t *)(void *)((char *)io -
+                                   offsetof(ior__posix_listener_t, io));
     int i;
     (void)revents;
     l->in_accept = 1;
     for (i = 0; i < IOR__ACCEPTS_PER_EVENT && !l->close_asked; i++) {
+        struct sockaddr_storage ss;
         int fd;
-        int e = accept_one(l, &fd);
+        int e = accept_one(l, &fd, &ss);
         int r;
         if (e == EAGAIN || e == EWOULDBLOCK)
             break;
@@ -157,7 +166,7 @@ static void on_acceptable(ior__posix_loop_t *pl, ior__io_t *io,
         }
         if (e != 0)
             continue; /* ECONNABORTED, EPROTO...: that one client only */
-        r = deliver(l, fd);
+        r = deliver(l, fd, &ss);
         if (r != 0) {
             accept_pause(l, r);
             break;
@@ -168,31 +177,23 @@ static void on_acceptable(ior__posix_loop_t *pl, ior__io_t *io,
         listener_free(l);
 }
 
-static void handle_close(ior__handle_t *h)
+void ior__os_listener_close(ior_listener_t *base)
 {
-    ior_listener_close((ior_listener_t *)h);
-}
-
-void ior_listener_close(ior_listener_t *l)
-{
-    if (l == NULL)
-        return;
+    ior__posix_listener_t *l = (ior__posix_listener_t *)base;
     if (l->in_accept) {
         l->close_asked = 1;
-        ior__io_stop(IOR__PL(l->loop), &l->io);
+        ior__io_stop(IOR__PL(base->loop), &l->io);
         return;
     }
     listener_free(l);
 }
 
-static int listen_socket(const ior_addr_t *addr,
-                         const ior_listen_options_t *opts, int *out)
+static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
+                         int *out)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     int on = 1;
-    int backlog = opts != NULL && opts->backlog > 0 ? opts->backlog
-                                                    : IOR__DEFAULT_BACKLOG;
     int fd;
     int r = ior__addr_to_sockaddr(addr, &ss, &len);
     if (r != 0)
@@ -202,7 +203,7 @@ static int listen_socket(const ior_addr_t *addr,
         return ior__posix_error(-fd);
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (ss.ss_family == AF_INET6) {
-        int v6only = opts != NULL && opts->ipv6_only ? 1 : 0;
+        int v6only = ipv6_only;
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
                          sizeof(v6only));
     }
@@ -216,49 +217,39 @@ static int listen_socket(const ior_addr_t *addr,
     return 0;
 }
 
-int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_listen_options_t *opts,
-                   const ior_listener_ops_t *ops, void *user,
-                   ior_listener_t **out)
+int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
+                       int ipv6_only, ior_listener_t **out)
 {
-    ior_listener_t *l;
+    ior__posix_listener_t *l;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
     int fd = -1;
     int r;
-    if (loop == NULL || addr == NULL || ops == NULL || out == NULL ||
-        ops->connection_accepted == NULL)
-        return IOR_EINVAL;
+    (void)loop;
     l = ior__calloc(1, sizeof(*l));
     if (l == NULL)
         return IOR_ENOMEM;
-    r = listen_socket(addr, opts, &fd);
+    r = listen_socket(addr, backlog, ipv6_only, &fd);
+    if (r == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        r = ior__posix_error(errno);
+    if (r == 0)
+        r = ior__addr_from_sockaddr(&l->base.addr, (struct sockaddr *)&ss);
     if (r != 0) {
+        if (fd >= 0)
+            ior__close_fd(fd);
         ior__free(l);
         return r;
     }
-    l->loop = loop;
-    l->ops = ops;
-    l->user = user;
-    l->handle.close = handle_close;
     ior__io_init(&l->io, fd, on_acceptable);
-    r = ior__io_set(IOR__PL(loop), &l->io, IOR__IO_READ);
-    if (r != 0) {
-        ior__close_fd(fd);
-        ior__free(l);
-        return r;
-    }
-    reserve_open(IOR__PL(loop));
-    ior__core_handle_add(loop, &l->handle);
-    *out = l;
+    *out = &l->base;
     return 0;
 }
 
-int ior_listener_address(const ior_listener_t *l, ior_addr_t *out)
+int ior__os_listener_start(ior_listener_t *base)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (l == NULL || out == NULL)
-        return IOR_EINVAL;
-    if (getsockname(l->io.fd, (struct sockaddr *)&ss, &len) != 0)
-        return ior__posix_error(errno);
-    return ior__addr_from_sockaddr(out, (struct sockaddr *)&ss);
+    ior__posix_listener_t *l = (ior__posix_listener_t *)base;
+    int r = ior__io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ);
+    if (r == 0)
+        reserve_open(IOR__PL(base->loop));
+    return r;
 }

@@ -441,67 +441,6 @@ size_t fake_accept(ior_transport_t *t, size_t n)
     return k;
 }
 
-/* ------------------------------------------------------------------ */
-/* Public backend functions the core does not provide (not under test) */
-/* ------------------------------------------------------------------ */
-
-int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_listen_options_t *opts,
-                   const ior_listener_ops_t *ops, void *user,
-                   ior_listener_t **out)
-{
-    (void)loop; (void)addr; (void)opts; (void)ops; (void)user; (void)out;
-    return IOR_ENOTSUP;
-}
-
-int ior_listener_address(const ior_listener_t *l, ior_addr_t *out)
-{
-    (void)l; (void)out;
-    return IOR_ENOTSUP;
-}
-
-void ior_listener_close(ior_listener_t *l) { (void)l; }
-
-int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
-                    const ior_connect_options_t *opts, ior_connect_cb cb,
-                    void *user)
-{
-    (void)loop; (void)addr; (void)opts; (void)cb; (void)user;
-    return IOR_ENOTSUP;
-}
-
-int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    (void)t; (void)out;
-    return IOR_ENOTSUP;
-}
-
-int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out)
-{
-    (void)t; (void)out;
-    return IOR_ENOTSUP;
-}
-
-int ior_transport_set_nodelay(ior_transport_t *t, int on)
-{
-    (void)t; (void)on;
-    return IOR_ENOTSUP;
-}
-
-int ior_transport_set_keepalive(ior_transport_t *t, int on,
-                                unsigned idle_seconds)
-{
-    (void)t; (void)on; (void)idle_seconds;
-    return IOR_ENOTSUP;
-}
-
-const char *ior_os_strerror(int os_error, char *buf, size_t len)
-{
-    if (len > 0)
-        snprintf(buf, len, "fake os error %d", os_error);
-    return buf;
-}
-
 /* No direct-write fast path here: every byte goes through the queue, so
  * the tests see the core's own bookkeeping. */
 size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)

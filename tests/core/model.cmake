@@ -22,7 +22,8 @@ set(_ior_model_sources
     ${_ior_model_dir}/model_act.c
     ${_ior_model_dir}/model_exec.c
     ${_ior_model_dir}/model_heap.c
-    ${_ior_model_dir}/model_fake.c)
+    ${_ior_model_dir}/model_fake.c
+    ${_ior_model_dir}/fake_os_stubs.c)
 
 add_executable(core_model
     ${_ior_model_sources}

@@ -289,13 +289,6 @@ void ior_udp_close(ior_udp_t *u)
     (void)u;
 }
 
-const char *ior_os_strerror(int os_error, char *buf, size_t len)
-{
-    if (len > 0)
-        snprintf(buf, len, "model os error %d", os_error);
-    return buf;
-}
-
 /* No direct-write fast path here: every byte goes through the queue, so
  * the tests see the core's own bookkeeping. */
 size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)

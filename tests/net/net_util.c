@@ -245,10 +245,10 @@ void nu_conn_attach(nu_conn_t *c, ior_transport_t *t, unsigned flags)
 static void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
                        int status, int os_error)
 {
-    (void)os_error;
     nu_conn_t *c = user;
     c->loop = loop;
     c->connect_status = status;
+    c->connect_os_error = os_error;
     if (status == 0)
         nu_conn_attach(c, t, c->flags);
     else

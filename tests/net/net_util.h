@@ -63,6 +63,7 @@ struct nu_conn {
     int reason;
     int data_after_lost;
     int connect_status;
+    int connect_os_error; /* os_error of the connect callback */
     int connected;
     /* Optional hooks, run after the recording. */
     void (*on_data)(nu_conn_t *c, const void *data, size_t len);

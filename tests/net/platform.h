@@ -50,4 +50,10 @@ int nu_platform_temp_file(char *buf, size_t len);
 int nu_platform_file_open(const char *path, int for_write, int kind,
                           intptr_t *h);
 
+/*
+ * The OS error a connect refused on loopback reports: ECONNREFUSED on
+ * POSIX, WSAECONNREFUSED on Windows (and Wine).
+ */
+int nu_platform_refused_os_error(void);
+
 #endif

@@ -4,6 +4,7 @@
 #include "platform.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <netinet/in.h>
@@ -159,4 +160,9 @@ int nu_platform_socketpair(intptr_t *a, intptr_t *b)
     *a = sv[0];
     *b = sv[1];
     return 0;
+}
+
+int nu_platform_refused_os_error(void)
+{
+    return ECONNREFUSED;
 }

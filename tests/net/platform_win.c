@@ -211,3 +211,8 @@ int nu_platform_socketpair(intptr_t *a, intptr_t *b)
     *b = (intptr_t)s;
     return 0;
 }
+
+int nu_platform_refused_os_error(void)
+{
+    return WSAECONNREFUSED;
+}

@@ -288,7 +288,11 @@ static void refused_result(nu_conn_t *c)
     nu_done(c->loop);
 }
 
-/* Connecting to a port nobody listens on fails with IOR_ECONNREFUSED. */
+/*
+ * Connecting to a port nobody listens on fails with IOR_ECONNREFUSED, and
+ * os_error is the OS's own code (ECONNREFUSED; WSAECONNREFUSED on
+ * Windows) with a non-empty ior_os_strerror message.
+ */
 void test_connect_refused(void **state)
 {
     nu_loop_t nl;
@@ -305,6 +309,13 @@ void test_connect_refused(void **state)
     assert_int_equal(c.connect_status, 1); /* never from inside connect */
     nu_loop_run(&nl);
     assert_int_equal(c.connect_status, IOR_ECONNREFUSED);
+    assert_int_equal(c.connect_os_error, nu_platform_refused_os_error());
+    {
+        char msg[256];
+        ior_os_strerror(c.connect_os_error, msg, sizeof(msg));
+        print_message("refused: os_error %d: %s\n", c.connect_os_error, msg);
+        assert_true(msg[0] != '\0');
+    }
     nu_loop_free(&nl);
 }
 
@@ -316,6 +327,7 @@ typedef struct tmo_ctx {
     nu_conn_t conns[TIMEOUT_TRIES];
     int n;
     int status; /* the first failure */
+    int os_error; /* its os_error */
     uint64_t started;
     uint64_t elapsed;
 } tmo_ctx_t;
@@ -330,6 +342,7 @@ static void tmo_result(nu_conn_t *c)
         return;
     }
     t->status = c->connect_status;
+    t->os_error = c->connect_os_error;
     t->elapsed = ior_loop_now(c->loop) - t->started;
     nu_done(c->loop);
 }
@@ -368,6 +381,7 @@ void test_connect_timeout_on_full_backlog(void **state)
     nu_platform_close_socket(h);
     if (t->status == IOR_ETIMEDOUT) {
         assert_true(t->elapsed + 50 >= TIMEOUT_MS);
+        assert_int_equal(t->os_error, 0); /* the library's own status */
         free(t);
         return;
     }
@@ -395,4 +409,5 @@ void test_loop_free_cancels_pending_connect(void **state)
     nu_loop_free(&nl);
     nu_platform_close_socket(h);
     assert_int_equal(c.connect_status, IOR_ECANCELED);
+    assert_int_equal(c.connect_os_error, 0); /* the library's own status */
 }

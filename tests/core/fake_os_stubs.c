@@ -1,0 +1,130 @@
+/*
+ * The OS actions that neither fake backend (fake_backend.c for the core
+ * tests, model_fake.c for the model) models as transports. Linked into
+ * both, so every ior__os_* of common/internal.h has exactly one
+ * definition and no public ior_* function needs a stub. With
+ * fake_tcp.enabled the TCP actions record what the core asked and hand
+ * back plain objects the test completes itself.
+ */
+#include "fake_os_stubs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+fake_tcp_t fake_tcp;
+
+void fake_tcp_reset(void)
+{
+    memset(&fake_tcp, 0, sizeof(fake_tcp));
+}
+
+int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
+                       int ipv6_only, ior_listener_t **out)
+{
+    ior_listener_t *l;
+    (void)loop;
+    fake_tcp.listens++;
+    fake_tcp.last_backlog = backlog;
+    fake_tcp.last_v6only = ipv6_only;
+    fake_tcp.last_addr = *addr;
+    if (!fake_tcp.enabled)
+        return IOR_ENOTSUP;
+    l = ior__calloc(1, sizeof(*l));
+    if (l == NULL)
+        return IOR_ENOMEM;
+    l->addr = *addr;
+    if (l->addr.port == 0)
+        l->addr.port = 4242; /* "the real port" */
+    *out = l;
+    return 0;
+}
+
+int ior__os_listener_start(ior_listener_t *l)
+{
+    (void)l;
+    fake_tcp.starts++;
+    return fake_tcp.start_result;
+}
+
+void ior__os_listener_resume(ior_listener_t *l)
+{
+    (void)l;
+    fake_tcp.resumes++;
+}
+
+void ior__os_listener_close(ior_listener_t *l)
+{
+    fake_tcp.listener_closes++;
+    ior__free(l);
+}
+
+int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                        const ior_addr_t *bind, ior__connect_t **out)
+{
+    ior__connect_t *c;
+    (void)loop;
+    fake_tcp.connects++;
+    fake_tcp.last_addr = *addr;
+    fake_tcp.had_bind = bind != NULL;
+    if (bind != NULL)
+        fake_tcp.last_bind = *bind;
+    if (!fake_tcp.enabled)
+        return IOR_ENOTSUP;
+    c = ior__calloc(1, sizeof(*c));
+    if (c == NULL)
+        return IOR_ENOMEM;
+    fake_tcp.connect = c;
+    *out = c;
+    return 0;
+}
+
+void ior__os_connect_start(ior__connect_t *c)
+{
+    (void)c;
+    fake_tcp.connect_starts++;
+}
+
+void ior__os_connect_discard(ior__connect_t *c)
+{
+    fake_tcp.discards++;
+    fake_tcp.connect = NULL;
+    ior__free(c);
+}
+
+void ior__os_connect_cancel(ior__connect_t *c)
+{
+    (void)c;
+    fake_tcp.cancels++;
+    if (!fake_tcp.cancel_defers)
+        fake_connect_finish(NULL, IOR_ECANCELED, 995);
+}
+
+void fake_connect_finish(ior_transport_t *t, int status, int os_error)
+{
+    ior__connect_t *c = fake_tcp.connect;
+    fake_tcp.connect = NULL;
+    ior__core_connect_done(c, t, status, os_error);
+    ior__free(c);
+}
+
+int ior__os_tcp_nodelay(ior_transport_t *t, int on)
+{
+    (void)t;
+    fake_tcp.nodelays++;
+    fake_tcp.last_on = on;
+    return 0;
+}
+
+int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds)
+{
+    (void)t;
+    fake_tcp.keepalives++;
+    fake_tcp.last_on = on;
+    fake_tcp.last_idle = idle_seconds;
+    return 0;
+}
+
+void ior__os_strerror(int os_error, char *buf, size_t len)
+{
+    snprintf(buf, len, "fake os error %d", os_error);
+}

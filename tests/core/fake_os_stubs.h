@@ -1,0 +1,37 @@
+/*
+ * The OS actions of common/internal.h that the recording fake does not
+ * model as transports: TCP listeners and connect requests (a small
+ * controllable fake, so the core's checks, defaults, timeout and accept
+ * policy can be tested without sockets), socket options and error text.
+ */
+#ifndef IOR_TEST_FAKE_OS_STUBS_H
+#define IOR_TEST_FAKE_OS_STUBS_H
+
+#include "internal.h"
+
+typedef struct fake_tcp {
+    /* 0 (default): listen and connect fail with IOR_ENOTSUP in the "OS". */
+    int enabled;
+    int start_result;  /* what ior__os_listener_start returns */
+    int cancel_defers; /* 1: cancel leaves completion to the test */
+    /* What the core asked. */
+    int listens, starts, resumes, listener_closes;
+    int last_backlog, last_v6only;
+    ior_addr_t last_addr;
+    int connects, connect_starts, cancels, discards;
+    int had_bind;
+    ior_addr_t last_bind;
+    ior__connect_t *connect; /* the last request, until finished */
+    int nodelays, keepalives;
+    int last_on;
+    unsigned last_idle;
+} fake_tcp_t;
+
+extern fake_tcp_t fake_tcp;
+
+/* Clears fake_tcp. */
+void fake_tcp_reset(void);
+/* Completes the last connect as a backend would (then frees it). */
+void fake_connect_finish(ior_transport_t *t, int status, int os_error);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * One answer on every backend (issue 11, defect 6): each test states a
+ * rule decided once in common/ and checks it over real loopback sockets.
+ * The same file runs on epoll, poll and IOCP (under Wine).
+ */
+#include "net_util.h"
+#include "platform.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* --- addresses of a transport, kept for its whole life ------------------- */
+
+typedef struct addr_side {
+    ior_transport_t *t;
+    ior_addr_t host;
+    ior_addr_t peer;
+    ior_addr_t host_in_lost; /* asked again inside connection_lost */
+    ior_addr_t peer_in_lost;
+    int lost;
+} addr_side_t;
+
+typedef struct addr_ctx {
+    nu_loop_t nl;
+    ior_listener_t *l;
+    ior_addr_t laddr;
+    addr_side_t server;
+    addr_side_t client;
+    int connect_status;
+    int lost;
+} addr_ctx_t;
+
+static addr_ctx_t *g_actx;
+
+static void side_data(ior_transport_t *t, void *user, const void *d, size_t n)
+{
+    (void)t;
+    (void)user;
+    (void)d;
+    (void)n;
+}
+
+static void side_lost(ior_transport_t *t, void *user, int reason)
+{
+    addr_side_t *s = user;
+    (void)reason;
+    assert_int_equal(ior_transport_host_address(t, &s->host_in_lost), 0);
+    assert_int_equal(ior_transport_peer_address(t, &s->peer_in_lost), 0);
+    s->lost++;
+    if (++g_actx->lost == 2)
+        nu_done(g_actx->nl.loop);
+}
+
+static const ior_protocol_ops_t side_proto = {side_data, NULL, NULL, side_lost};
+
+static void side_take(addr_side_t *s, ior_transport_t *t)
+{
+    s->t = t;
+    assert_int_equal(ior_transport_host_address(t, &s->host), 0);
+    assert_int_equal(ior_transport_peer_address(t, &s->peer), 0);
+    assert_int_equal(ior_transport_set_protocol(t, &side_proto, s), 0);
+}
+
+static void addr_accepted(ior_listener_t *l, void *user, ior_transport_t *t)
+{
+    addr_ctx_t *x = user;
+    (void)l;
+    side_take(&x->server, t);
+    /* The server aborts at once: both sides end, addresses still known. */
+    assert_int_equal(ior_transport_abort_connection(t), 0);
+}
+
+static const ior_listener_ops_t addr_lops = {addr_accepted, NULL};
+
+static void addr_connected(ior_loop_t *loop, void *user, ior_transport_t *t,
+                           int status, int os_error)
+{
+    addr_ctx_t *x = user;
+    (void)loop;
+    (void)os_error;
+    x->connect_status = status;
+    if (status != 0) {
+        nu_done(x->nl.loop);
+        return;
+    }
+    side_take(&x->client, t);
+}
+
+static int addr_is(const ior_addr_t *a, const char *ip, uint16_t port)
+{
+    ior_addr_t want;
+    assert_int_equal(ior_addr_parse(&want, ip, port), 0);
+    return a->family == want.family && a->port == want.port &&
+           memcmp(a->bytes, want.bytes, 16) == 0;
+}
+
+/* Listens on listen_ip, connects to connect_ip; returns 0 or skips. */
+static int addr_run(addr_ctx_t *x, const char *listen_ip,
+                    const char *connect_ip)
+{
+    ior_addr_t a;
+    int r;
+    memset(x, 0, sizeof(*x));
+    g_actx = x;
+    nu_loop_init(&x->nl);
+    assert_int_equal(ior_addr_parse(&a, listen_ip, 0), 0);
+    r = ior_tcp_listen(x->nl.loop, &a, NULL, &addr_lops, x, &x->l);
+    if (r != 0) {
+        nu_loop_free(&x->nl);
+        return r;
+    }
+    assert_int_equal(ior_listener_address(x->l, &x->laddr), 0);
+    assert_int_equal(ior_addr_parse(&a, connect_ip, x->laddr.port), 0);
+    assert_int_equal(
+        ior_tcp_connect(x->nl.loop, &a, NULL, addr_connected, x), 0);
+    nu_loop_run(&x->nl);
+    ior_listener_close(x->l);
+    nu_loop_free(&x->nl);
+    return 0;
+}
+
+/*
+ * An IPv4 client of a dual-stack listener on :: is IPv4 everywhere:
+ * 127.0.0.1, never ::ffff:127.0.0.1, as peer (server side) and as host
+ * (server side, the listener being a wildcard) - on every backend.
+ */
+static void test_dual_stack_listener_reports_ipv4_client_as_ipv4(void **state)
+{
+    addr_ctx_t *x = calloc(1, sizeof(*x));
+    int r;
+    (void)state;
+    r = addr_run(x, "::", "127.0.0.1");
+    if (r != 0) {
+        free(x);
+        print_message("SKIP: cannot listen on :: (%s)\n", ior_strerror(r));
+        skip();
+    }
+    assert_int_equal(x->connect_status, 0);
+    assert_true(addr_is(&x->server.peer, "127.0.0.1", x->client.host.port));
+    assert_true(addr_is(&x->server.host, "127.0.0.1", x->laddr.port));
+    assert_true(addr_is(&x->client.peer, "127.0.0.1", x->laddr.port));
+    assert_true(addr_is(&x->client.host, "127.0.0.1", x->client.host.port));
+    free(x);
+}
+
+/*
+ * Host and peer addresses answer the same for the transport's whole life:
+ * inside connection_lost, after an abort, as when it was made.
+ */
+static void test_addresses_survive_abort_and_connection_lost(void **state)
+{
+    addr_ctx_t *x = calloc(1, sizeof(*x));
+    (void)state;
+    assert_int_equal(addr_run(x, "127.0.0.1", "127.0.0.1"), 0);
+    assert_int_equal(x->connect_status, 0);
+    assert_int_equal(x->server.lost, 1);
+    assert_int_equal(x->client.lost, 1);
+    assert_memory_equal(&x->server.host_in_lost, &x->server.host,
+                        sizeof(ior_addr_t));
+    assert_memory_equal(&x->server.peer_in_lost, &x->server.peer,
+                        sizeof(ior_addr_t));
+    assert_memory_equal(&x->client.host_in_lost, &x->client.host,
+                        sizeof(ior_addr_t));
+    assert_memory_equal(&x->client.peer_in_lost, &x->client.peer,
+                        sizeof(ior_addr_t));
+    /* Each side's peer is the other side's host. */
+    assert_memory_equal(&x->server.peer, &x->client.host, sizeof(ior_addr_t));
+    assert_memory_equal(&x->client.peer, &x->server.host, sizeof(ior_addr_t));
+    free(x);
+}
+
+/*
+ * Connecting to the wildcard 0.0.0.0 connects to 127.0.0.1 on every
+ * backend (Windows alone would refuse it with WSAEADDRNOTAVAIL), and the
+ * peer address says where it went.
+ */
+static void test_connect_to_wildcard_reaches_loopback(void **state)
+{
+    addr_ctx_t *x = calloc(1, sizeof(*x));
+    (void)state;
+    assert_int_equal(addr_run(x, "127.0.0.1", "0.0.0.0"), 0);
+    assert_int_equal(x->connect_status, 0);
+    assert_true(addr_is(&x->client.peer, "127.0.0.1", x->laddr.port));
+    free(x);
+}
+
+/* The same for :: (to ::1), where IPv6 loopback exists. */
+static void test_connect_to_ipv6_wildcard_reaches_loopback(void **state)
+{
+    addr_ctx_t *x = calloc(1, sizeof(*x));
+    int r;
+    (void)state;
+    r = addr_run(x, "::1", "::");
+    if (r != 0) {
+        free(x);
+        print_message("SKIP: cannot listen on ::1 (%s)\n", ior_strerror(r));
+        skip();
+    }
+    assert_int_equal(x->connect_status, 0);
+    assert_true(addr_is(&x->client.peer, "::1", x->laddr.port));
+    free(x);
+}
+
+/* --- options on a transport that is not TCP -------------------------------- */
+
+static void pipe_data(ior_transport_t *t, void *user, const void *d, size_t n)
+{
+    (void)t;
+    (void)user;
+    (void)d;
+    (void)n;
+}
+
+static void pipe_lost(ior_transport_t *t, void *user, int reason)
+{
+    (void)t;
+    (void)user;
+    (void)reason;
+}
+
+static const ior_protocol_ops_t pipe_proto = {pipe_data, NULL, NULL,
+                                              pipe_lost};
+
+/*
+ * A pipe transport has no TCP options and no addresses: IOR_ENOTSUP for
+ * set_nodelay, set_keepalive, host_address and peer_address.
+ */
+static void test_tcp_calls_on_a_pipe_are_not_supported(void **state)
+{
+    nu_loop_t nl;
+    intptr_t rd, wr;
+    ior_transport_t *t = NULL;
+    ior_addr_t a;
+    (void)state;
+    assert_int_equal(nu_platform_pipe(0, &rd, &wr), 0);
+    nu_loop_init(&nl);
+    assert_int_equal(ior_pipe_open(nl.loop, rd, IOR_PIPE_READ, &pipe_proto,
+                                   NULL, &t),
+                     0);
+    assert_int_equal(ior_transport_set_nodelay(t, 1), IOR_ENOTSUP);
+    assert_int_equal(ior_transport_set_keepalive(t, 1, 10), IOR_ENOTSUP);
+    assert_int_equal(ior_transport_host_address(t, &a), IOR_ENOTSUP);
+    assert_int_equal(ior_transport_peer_address(t, &a), IOR_ENOTSUP);
+    nu_loop_free(&nl);
+    nu_platform_close_handle(wr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dual_stack_listener_reports_ipv4_client_as_ipv4),
+        cmocka_unit_test(test_addresses_survive_abort_and_connection_lost),
+        cmocka_unit_test(test_connect_to_wildcard_reaches_loopback),
+        cmocka_unit_test(test_connect_to_ipv6_wildcard_reaches_loopback),
+        cmocka_unit_test(test_tcp_calls_on_a_pipe_are_not_supported),
+    };
+    nu_alloc_install();
+    return cmocka_run_group_tests_name("answers", tests, NULL, NULL);
+}
