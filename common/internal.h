@@ -134,6 +134,12 @@ void ior__wq_consume(ior__wqueue_t *q, size_t n);
 void ior__wq_discard(ior__wqueue_t *q);
 /* Runs and frees the done list (release callbacks may re-enter). */
 void ior__wq_release_done(ior__wqueue_t *q);
+/*
+ * Copies bufs into dst, up to cap bytes, and returns how many: a backend
+ * whose OS call takes one buffer gathers what ior__core_send_begin marked
+ * (what does not fit stays queued: send_end takes a partial count).
+ */
+size_t ior__bufs_gather(char *dst, size_t cap, const ior_buf_t *bufs, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Loop (core part)                                                    */

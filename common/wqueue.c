@@ -41,15 +41,25 @@ static void append_done(ior__wqueue_t *q, struct ior__chunk *c)
     q->done_tail = c;
 }
 
+size_t ior__bufs_gather(char *dst, size_t cap, const ior_buf_t *bufs, size_t n)
+{
+    size_t total = 0;
+    size_t i;
+
+    for (i = 0; i < n && total < cap; i++) {
+        size_t k = bufs[i].len;
+        if (k > cap - total)
+            k = cap - total;
+        if (k > 0)
+            memcpy(dst + total, bufs[i].base, k);
+        total += k;
+    }
+    return total;
+}
+
 static void copy_bufs(char *dst, const ior_buf_t *bufs, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (bufs[i].len > 0) {
-            memcpy(dst, bufs[i].base, bufs[i].len);
-            dst += bufs[i].len;
-        }
-    }
+    (void)ior__bufs_gather(dst, (size_t)-1, bufs, n);
 }
 
 int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,

@@ -142,8 +142,8 @@ static void hand_over(ior__iocp_listener_t *l, ior__iocp_accept_t *req)
         ior__iocp_addr_from_sockaddr(local, &host);
     if (remote)
         ior__iocp_addr_from_sockaddr(remote, &peer);
-    ior__core_tcp_addrs(&sk->base, &host, &peer);
-    ior__core_accepted(&l->base, &sk->base);
+    ior__core_tcp_addrs(&sk->hd.base, &host, &peer);
+    ior__core_accepted(&l->base, &sk->hd.base);
 }
 
 static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)

@@ -49,8 +49,8 @@ static void connect_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
         memset(&host, 0, sizeof(host));
         if (getsockname(c->s, (struct sockaddr *)&ss, &len) == 0)
             ior__iocp_addr_from_sockaddr((struct sockaddr *)&ss, &host);
-        ior__core_tcp_addrs(&sk->base, &host, NULL);
-        ior__core_connect_done(&c->base, &sk->base, 0, 0);
+        ior__core_tcp_addrs(&sk->hd.base, &host, NULL);
+        ior__core_connect_done(&c->base, &sk->hd.base, 0, 0);
     }
     ior__free(c);
 }

@@ -97,6 +97,7 @@ int ior__iocp_error(DWORD err)
     case IOR__ERROR_BROKEN_PIPE:
     case IOR__ERROR_GRACEFUL_DISCONNECT:
     case ERROR_NO_DATA: /* a pipe whose reader closed (pipe.c) */
+    case ERROR_PIPE_NOT_CONNECTED: /* ... or a named pipe's client left */
         return IOR_EPIPE;
     case WSAEWOULDBLOCK:
     case WSAEINPROGRESS:

@@ -1,8 +1,6 @@
 /*
- * The read side of the socket FileHandle. Mirrors iocpreactor's
- * FileHandle.startReading/_readDone: at most one overlapped read is
- * outstanding, and pausing never cancels it (a cancelled read can lose
- * bytes); what arrives while paused goes to the core, which holds it.
+ * The socket kind's read side: how a socket reads (handle.c holds the
+ * completion and the rules every kind shares).
  *
  * Twisted differs: it reads into up to 16 × 4 KiB buffers. Under Wine
  * every overlapped request costs a round trip to the wine server, so
@@ -63,7 +61,7 @@ static void arm(ior__iocp_loop_t *lp, ior__iocp_sock_t *sk)
 
 void ior__iocp_read_disarm(ior__iocp_sock_t *sk)
 {
-    ior__iocp_loop_t *lp = ior__iocp_loop(sk->base.loop);
+    ior__iocp_loop_t *lp = ior__iocp_loop(sk->hd.base.loop);
 
     if (!sk->armed)
         return;
@@ -91,7 +89,7 @@ int ior__iocp_read_sweep(ior__iocp_loop_t *lp, int timeout_ms)
         /* The completion (cancelled, or data after all) comes as usual. */
         sk->idle_cancel = 1;
         lp->idle_cancels++;
-        CancelIoEx((HANDLE)sk->s, &sk->rop.ov);
+        CancelIoEx((HANDLE)sk->s, &sk->hd.rop.ov);
     }
     if (sk == NULL)
         return timeout_ms;
@@ -125,9 +123,10 @@ static int ensure_buffer(ior__iocp_sock_t *sk)
     return 1;
 }
 
-static void post_read(ior__iocp_sock_t *sk)
+void ior__iocp_sock_post_read(ior__iocp_handle_t *h)
 {
-    ior__iocp_loop_t *lp = ior__iocp_loop(sk->base.loop);
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+    ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
     WSABUF buf;
     DWORD bytes = 0;
     DWORD flags = 0;
@@ -149,112 +148,84 @@ static void post_read(ior__iocp_sock_t *sk)
     sk->idle_cancel = 0;
     if (!sk->zero_read)
         arm(lp, sk);
-    memset(&sk->rop.ov, 0, sizeof(sk->rop.ov));
-    rc = WSARecv(sk->s, &buf, 1, &bytes, &flags, &sk->rop.ov, NULL);
+    memset(&h->rop.ov, 0, sizeof(h->rop.ov));
+    rc = WSARecv(sk->s, &buf, 1, &bytes, &flags, &h->rop.ov, NULL);
     if (rc != 0)
         err = (DWORD)WSAGetLastError();
-    sk->reading = 1;
-    sk->refs++;
-    ior__iocp_op_started(lp, &sk->rop, rc == 0, bytes, err, sk->skip);
+    ior__iocp_handle_started(h, &h->rop, rc == 0, bytes, err);
 }
 
-void ior__os_start_reading(ior_transport_t *t)
+static int read_error(DWORD err, int *err_out, DWORD *os_out)
 {
-    ior__iocp_sock_t *sk = ior__iocp_sock(t);
-
-    if (ior__iocp_is_pipe(t)) {
-        ior__iocp_pipe_start_reading(t); /* pipe.c */
-        return;
-    }
-    /* Inside read_done's delivery the buffer is still being read: the
-     * read is posted when the delivery returns. */
-    if (!sk->reading && !sk->delivering && !sk->closed && !sk->read_done)
-        post_read(sk);
-}
-
-/* Pausing only stops re-posting; the read in flight stays (see above). */
-void ior__os_stop_reading(ior_transport_t *t)
-{
-    (void)t;
-}
-
-static void read_failed(ior__iocp_sock_t *sk, DWORD err)
-{
-    sk->read_done = 1;
-    drop_buffer(sk);
-    ior__core_error(&sk->base, ior__iocp_error(err), (int)err);
-}
-
-static void read_eof(ior__iocp_sock_t *sk)
-{
-    sk->read_done = 1;
-    drop_buffer(sk);
-    ior__core_read_eof(&sk->base);
+    *err_out = ior__iocp_error(err);
+    *os_out = err;
+    return IOR__IOCP_READ_ERROR;
 }
 
 /* The zero-byte read completed: bytes (or EOF, or an error) are waiting. */
-static void drain(ior__iocp_sock_t *sk)
+static int drain(ior__iocp_sock_t *sk, const char **data, size_t *len,
+                 int *err_out, DWORD *os_out)
 {
-    ior__iocp_loop_t *lp = ior__iocp_loop(sk->base.loop);
+    ior__iocp_loop_t *lp = ior__iocp_loop(sk->hd.base.loop);
     size_t want = sk->read_size;
     int n;
 
     n = recv(sk->s, lp->drain_buf, (int)want, 0);
     if (n > 0) {
         adapt(sk, (size_t)n == want);
-        ior__core_read(&sk->base, lp->drain_buf, (size_t)n);
-    } else if (n == 0) {
-        read_eof(sk);
-    } else {
-        DWORD err = (DWORD)WSAGetLastError();
-        /* A spurious wake-up: just wait again. */
-        if (err != WSAEWOULDBLOCK)
-            read_failed(sk, err);
+        *data = lp->drain_buf;
+        *len = (size_t)n;
+        return IOR__IOCP_READ_DATA;
     }
+    if (n == 0)
+        return IOR__IOCP_READ_EOF;
+    /* A spurious wake-up: just wait again. */
+    if (WSAGetLastError() == WSAEWOULDBLOCK)
+        return IOR__IOCP_READ_AGAIN;
+    return read_error((DWORD)WSAGetLastError(), err_out, os_out);
 }
 
-void ior__iocp_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+int ior__iocp_sock_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
+                               const char **data, size_t *len, int *err_out,
+                               DWORD *os_out)
 {
-    ior__iocp_sock_t *sk = IOR__CONTAINER(op, ior__iocp_sock_t, rop);
-    int full = 0;
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
 
-    sk->reading = 0;
     ior__iocp_read_disarm(sk);
-    if (sk->closed || sk->freed || sk->read_done) {
-        /* Cancelled by ior__os_close, or the data is no longer wanted. */
-        ior__iocp_sock_unref(sk);
-        return;
-    }
-    if (err == IOR__IOCP_ERR_LOOKUP)
-        err = ior__iocp_op_error(sk->s, op);
+    sk->last_full = 0;
     if (err == ERROR_OPERATION_ABORTED && sk->idle_cancel) {
         /* Quiet for a whole idle period: wait in a zero-byte read. */
         sk->zero_next = 1;
         drop_buffer(sk);
-    } else if (err != 0) {
-        read_failed(sk, err);
-    } else if (sk->zero_read) {
+        return IOR__IOCP_READ_AGAIN;
+    }
+    if (err != 0)
+        return read_error(err, err_out, os_out);
+    if (sk->zero_read) {
         /*
          * Paused meanwhile: leave the bytes in the socket, where TCP flow
          * control holds the peer back; resuming posts another zero-byte
          * read, which completes at once.
          */
-        if (ior__core_wants_read(&sk->base))
-            drain(sk);
-    } else if (bytes == 0) {
-        read_eof(sk);
-    } else {
-        full = bytes == sk->rbuf_len;
-        adapt(sk, full);
-        sk->delivering = 1;
-        ior__core_read(&sk->base, sk->rbuf, bytes);
-        sk->delivering = 0;
+        if (!ior__core_wants_read(&h->base))
+            return IOR__IOCP_READ_AGAIN;
+        return drain(sk, data, len, err_out, os_out);
     }
-    /* The core may have paused, closed or aborted us meanwhile. */
-    if (!sk->closed && !sk->read_done && !sk->reading &&
-        ior__core_wants_read(&sk->base))
-        post_read(sk);
-    else if (!sk->reading && !full)
-        drop_buffer(sk); /* paused on a quiet stream: keep nothing */
-    ior__iocp_sock_unref(sk);
+    if (bytes == 0)
+        return IOR__IOCP_READ_EOF;
+    sk->last_full = bytes == sk->rbuf_len;
+    adapt(sk, sk->last_full);
+    *data = sk->rbuf;
+    *len = bytes;
+    return IOR__IOCP_READ_DATA;
+}
+
+/* No read follows: keep a buffer only for a busy stream that paused. */
+void ior__iocp_sock_read_rest(ior__iocp_handle_t *h, int result)
+{
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+
+    ior__iocp_read_disarm(sk);
+    if (result != IOR__IOCP_READ_DATA || !sk->last_full)
+        drop_buffer(sk);
 }

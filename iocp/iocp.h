@@ -127,60 +127,160 @@ DWORD ior__iocp_op_error(SOCKET s, ior__iocp_op_t *op);
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
 
-/*
- * Every transport of this backend starts with the core's struct and then a
- * kind byte, so the ior__os_* functions (filehandle.c, write.c, socket.c)
- * can hand pipes to pipe.c. Sockets are 0, the calloc default.
- */
-#define IOR__IOCP_KIND_SOCK 0
-#define IOR__IOCP_KIND_PIPE 1
+/* ------------------------------------------------------------------ */
+/* Handles: what sockets and pipes share, and the kind table           */
+/* ------------------------------------------------------------------ */
 
-struct ior__iocp_head {
+typedef struct ior__iocp_handle ior__iocp_handle_t;
+
+/* What a kind's read_result made of a finished read request. */
+#define IOR__IOCP_READ_DATA 0  /* *data, *len: hand them to the core */
+#define IOR__IOCP_READ_EOF 1   /* the peer's end: never read again */
+#define IOR__IOCP_READ_ERROR 2 /* *err_out: never read again */
+#define IOR__IOCP_READ_AGAIN 3 /* nothing to deliver: read again if wanted */
+
+/*
+ * The kinds of transport handle (libevent's bufferevent_ops shape): a
+ * socket, an overlapped pipe or file, and a synchronous handle served by
+ * threads. handle.c writes the ior__os_* transport functions, the read and
+ * send completions and the lifetime once over this table; a kind holds
+ * only its OS calls. Every member runs on the loop's thread.
+ */
+typedef struct ior__iocp_kind {
+    const char *name;
+    /*
+     * Starts the one read request on h->rop. Called only when h is open,
+     * not reading, not read_done and not delivering. Sets h->reading and
+     * takes a reference (ior__iocp_handle_started) when a request is
+     * made; on a failure it cannot report through a completion it calls
+     * ior__core_error itself and sets read_done.
+     */
+    void (*post_read)(ior__iocp_handle_t *h);
+    /*
+     * Classifies a finished read (h open, its data still wanted). err is
+     * the Win32/Winsock code, IOR__IOCP_ERR_LOOKUP already resolved.
+     * Returns IOR__IOCP_READ_*; for DATA it points *data and *len at the
+     * bytes, which stay valid until read_rest; for ERROR *err_out is the
+     * code to report (IOR_E* from ior__iocp_error, *os_out the raw one).
+     */
+    int (*read_result)(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
+                       const char **data, size_t *len, int *err_out,
+                       DWORD *os_out);
+    /*
+     * After a read completion was handled and no new read was posted
+     * (paused, closed, EOF or error): drops what the kind no longer
+     * needs, such as a read buffer. May be NULL.
+     */
+    void (*read_rest)(ior__iocp_handle_t *h, int result);
+    /* Starts one send of the queue's head on h->sop; 0 if it is empty. */
+    int (*post_send)(ior__iocp_handle_t *h);
+    /*
+     * A finished send: returns how many bytes the core may release (a
+     * failed request may still have written some) and does the kind's
+     * bookkeeping (file offsets, thread state). *err is the code as for
+     * read_result; a kind whose requests carry their error elsewhere
+     * (threads) sets it. Called also after the close.
+     */
+    size_t (*send_result)(ior__iocp_handle_t *h, DWORD bytes, DWORD *err);
+    /*
+     * A non-blocking send from the caller's buffers, no completion
+     * (the core's direct-write path); NULL if the kind has none.
+     */
+    size_t (*try_write)(ior__iocp_handle_t *h, const ior_buf_t *bufs,
+                        size_t n);
+    /* Half-close (ior__os_shutdown_write); NULL: the kind has none. */
+    void (*shutdown)(ior__iocp_handle_t *h);
+    /*
+     * Closes the OS handle; requests in flight complete later (cancelled
+     * or with what they did). abort: reset rather than close cleanly.
+     */
+    void (*close)(ior__iocp_handle_t *h, int abort);
+    /* Frees the kind's own memory after the last reference. */
+    void (*free)(ior__iocp_handle_t *h);
+    /*
+     * The OS code of a request whose completion said only "failed"
+     * (IOR__IOCP_ERR_LOOKUP): Winsock's for a socket, Win32's otherwise.
+     * Called before read_result/send_result, so each sees the real code.
+     */
+    DWORD (*op_error)(ior__iocp_handle_t *h, ior__iocp_op_t *op);
+} ior__iocp_kind_t;
+
+/*
+ * The part of a transport every kind has: the core's struct first, then
+ * the two requests and their state. A transport is freed after the core
+ * called ior__os_transport_free and every request has completed (refs).
+ */
+struct ior__iocp_handle {
     struct ior_transport base;
-    unsigned char kind;
+    const ior__iocp_kind_t *kind;
+    unsigned refs; /* requests in flight, + 1 until ior__os_transport_free */
+    ior__iocp_op_t rop;
+    ior__iocp_op_t sop;
+    unsigned char skip;       /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+    unsigned char reading;    /* rop started, done() not yet run */
+    unsigned char sending;    /* sop started, done() not yet run */
+    unsigned char read_done;  /* EOF or a read error: never read again */
+    unsigned char delivering; /* a read's bytes are being handed over */
+    unsigned char closed;     /* kind->close ran */
+    unsigned char freed;      /* ior__os_transport_free ran */
 };
 
-static inline int ior__iocp_is_pipe(const ior_transport_t *t)
+static inline ior__iocp_handle_t *ior__iocp_handle(ior_transport_t *t)
 {
-    return ((const struct ior__iocp_head *)(const void *)t)->kind ==
-           IOR__IOCP_KIND_PIPE;
+    return (ior__iocp_handle_t *)(void *)t;
 }
 
-/* A TCP transport: the core's struct first. */
-typedef struct ior__iocp_sock {
-    struct ior_transport base;
-    unsigned char kind; /* IOR__IOCP_KIND_SOCK */
-    SOCKET s;
-    int family;    /* AF_INET or AF_INET6 */
-    int skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
-    unsigned refs; /* requests in flight, + 1 until ior__os_transport_free */
+/*
+ * Sets a new handle up (kind, first reference, completion functions) and
+ * links it into the loop (ior__core_transport_init).
+ */
+void ior__iocp_handle_init(ior__iocp_handle_t *h, const ior__iocp_kind_t *kind,
+                           ior__iocp_loop_t *lp);
+/* Accounts for a request of h just handed to the OS (reference + loop). */
+void ior__iocp_handle_started(ior__iocp_handle_t *h, ior__iocp_op_t *op,
+                              int ok, DWORD bytes, DWORD err);
+/* Drops a reference; frees the transport after the last one. */
+void ior__iocp_handle_unref(ior__iocp_handle_t *h);
 
-    ior__iocp_op_t rop;
+/* The kinds (socket.c, pipe.c, pipe_thread.c). */
+extern const ior__iocp_kind_t ior__iocp_kind_socket;
+extern const ior__iocp_kind_t ior__iocp_kind_pipe;
+extern const ior__iocp_kind_t ior__iocp_kind_thread;
+
+static inline int ior__iocp_is_socket(const ior_transport_t *t)
+{
+    return ((const ior__iocp_handle_t *)(const void *)t)->kind ==
+           &ior__iocp_kind_socket;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sockets                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A TCP transport. */
+typedef struct ior__iocp_sock {
+    ior__iocp_handle_t hd;
+    SOCKET s;
+    int family; /* AF_INET or AF_INET6 */
+
     char *rbuf;              /* real-read buffer; NULL in zero-byte mode */
     size_t rbuf_len;         /* its size */
     size_t read_size;        /* size of the next real read */
     size_t rbuf_peak;        /* largest read buffer ever posted (tests) */
-    unsigned char reading;   /* rop is posted */
     unsigned char zero_read; /* the posted read is the zero-byte one */
     unsigned char zero_next; /* the next read is a zero-byte one */
-    unsigned char read_done; /* EOF or a read error: never read again */
     unsigned char armed;       /* on the loop's list of real reads */
     unsigned char idle_cancel; /* the real read was cancelled as idle */
-    unsigned char delivering;  /* rbuf is being handed to the core */
+    unsigned char last_full;   /* the last read filled its buffer */
     struct ior__iocp_sock *armed_prev;
     struct ior__iocp_sock *armed_next;
     uint64_t armed_at; /* loop time the real read was posted */
-
-    ior__iocp_op_t sop;
-    unsigned char sending; /* sop is posted */
-    unsigned char closed;  /* socket closed (ior__os_close) */
-    unsigned char freed;   /* ior__os_transport_free was called */
 
 } ior__iocp_sock_t;
 
 static inline ior__iocp_sock_t *ior__iocp_sock(ior_transport_t *t)
 {
-    return (ior__iocp_sock_t *)t;
+    return (ior__iocp_sock_t *)(void *)t;
 }
 
 /*
@@ -199,11 +299,12 @@ int ior__iocp_socket(ior__iocp_loop_t *lp, int family, SOCKET *out, int *skip,
 int ior__iocp_sock_new(ior__iocp_loop_t *lp, SOCKET s, int family, int skip,
                        ior__iocp_sock_t **out);
 
-/* Drops a reference; frees the transport after the last one. */
-void ior__iocp_sock_unref(ior__iocp_sock_t *sk);
-
-/* Read side (filehandle.c): the read request's completion. */
-void ior__iocp_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
+/* The socket kind's read side (filehandle.c). */
+void ior__iocp_sock_post_read(ior__iocp_handle_t *h);
+int ior__iocp_sock_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
+                               const char **data, size_t *len, int *err_out,
+                               DWORD *os_out);
+void ior__iocp_sock_read_rest(ior__iocp_handle_t *h, int result);
 /* Takes the socket off the loop's list of real reads (closing). */
 void ior__iocp_read_disarm(ior__iocp_sock_t *sk);
 /*
@@ -211,8 +312,12 @@ void ior__iocp_read_disarm(ior__iocp_sock_t *sk);
  * timeout_ms shortened to the next such deadline.
  */
 int ior__iocp_read_sweep(ior__iocp_loop_t *lp, int timeout_ms);
-/* Write side (write.c): the send request's completion. */
-void ior__iocp_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err);
+/* The socket kind's write side (write.c). */
+int ior__iocp_sock_post_send(ior__iocp_handle_t *h);
+size_t ior__iocp_sock_send_result(ior__iocp_handle_t *h, DWORD bytes,
+                                  DWORD *err);
+size_t ior__iocp_sock_try_write(ior__iocp_handle_t *h, const ior_buf_t *bufs,
+                                size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Pipes, files and stdio (pipe.c, pipe_thread.c)                      */
@@ -226,48 +331,40 @@ struct ior__iocp_pthr; /* pipe_thread.c: the threads' own block */
 /*
  * A transport over a HANDLE that is not a socket. Overlapped handles
  * (named pipes, files opened with FILE_FLAG_OVERLAPPED) use the port like
- * a socket; the others (anonymous pipes, consoles, synchronous files) get
- * a reader and/or writer thread that posts its results to the port.
+ * a socket (kind "pipe"); the others (anonymous pipes, consoles,
+ * synchronous files) get a reader and/or writer thread that posts its
+ * results to the port (kind "thread").
  */
 typedef struct ior__iocp_pipe {
-    struct ior_transport base;
-    unsigned char kind;      /* IOR__IOCP_KIND_PIPE */
-    unsigned char threaded;  /* thr is used, not the overlapped path */
+    ior__iocp_handle_t hd;
     unsigned char is_file;   /* overlapped file: explicit offsets */
-    unsigned char skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
-    unsigned char reading;   /* rop started, done() not yet run */
-    unsigned char sending;   /* sop started, done() not yet run */
-    unsigned char read_done; /* EOF or a read error: never read again */
-    unsigned char closed;    /* ior__os_close ran */
-    unsigned char freed;     /* ior__os_transport_free ran */
     unsigned char is_socket; /* a SOCKET: closesocket, shutdown */
-    unsigned refs;           /* requests started, + 1 until freed */
-    HANDLE h;                /* overlapped path (threaded: in thr) */
-    ior__iocp_op_t rop;
-    ior__iocp_op_t sop;
+    HANDLE os;               /* overlapped path (threaded: in thr) */
     char *rbuf;      /* overlapped read buffer */
     size_t rbuf_len; /* its size: grows while reads fill it */
     char *wbuf;      /* staging for a gather of small chunks */
+    DWORD last_read; /* bytes of the last read: sizes the next one */
     uint64_t read_off;  /* is_file: where the next read starts */
     uint64_t write_off; /* is_file: where the next write starts */
     struct ior__iocp_pthr *thr;
 } ior__iocp_pipe_t;
 
-/* The ior__os_* transport functions, for a pipe (ior__iocp_is_pipe). */
-void ior__iocp_pipe_start_reading(ior_transport_t *t);
-void ior__iocp_pipe_start_writing(ior_transport_t *t);
-void ior__iocp_pipe_close(ior_transport_t *t);
-void ior__iocp_pipe_shutdown_write(ior_transport_t *t);
-void ior__iocp_pipe_free(ior_transport_t *t);
-/* Drops a reference; frees the transport after the last one. */
-void ior__iocp_pipe_unref(ior__iocp_pipe_t *p);
+static inline ior__iocp_pipe_t *ior__iocp_pipe(ior__iocp_handle_t *h)
+{
+    return (ior__iocp_pipe_t *)(void *)h;
+}
 
 /*
- * Copies bufs into dst, up to cap bytes; returns how many (what does not
- * fit stays queued: send_end takes a partial count).
+ * What a read of a pipe, file or console means: IOR__IOCP_READ_* for a
+ * finished request that read `bytes` with Win32 code err (0: success).
+ * zero_is_eof: whether zero bytes with success is the end (a file, a
+ * socket, a console's ^Z) rather than an empty message of a named pipe.
  */
-size_t ior__iocp_pipe_gather(char *dst, size_t cap, const ior_buf_t *bufs,
-                             size_t n);
+int ior__iocp_pipe_classify(DWORD bytes, DWORD err, int zero_is_eof,
+                            int *err_out, DWORD *os_out);
+/* What both pipe kinds share (pipe.c): the memory, and the lookup. */
+void ior__iocp_pipe_free(ior__iocp_handle_t *h);
+DWORD ior__iocp_pipe_op_error(ior__iocp_handle_t *h, ior__iocp_op_t *op);
 
 /*
  * pipe_thread.c. Starts the threads for the directions used; their block
@@ -278,10 +375,6 @@ size_t ior__iocp_pipe_gather(char *dst, size_t cap, const ior_buf_t *bufs,
  */
 int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
                         int overlapped, int is_file, unsigned dirs);
-void ior__iocp_pthr_start_reading(ior__iocp_pipe_t *p);
-void ior__iocp_pthr_start_writing(ior__iocp_pipe_t *p);
-/* Stops both threads (cancelling blocked I/O) and drops the block. */
-void ior__iocp_pthr_close(ior__iocp_pipe_t *p);
 
 /* ------------------------------------------------------------------ */
 /* Addresses and errors                                                */

@@ -90,36 +90,48 @@ static int handle_is_overlapped(HANDLE h)
                     IOR__FILE_SYNCHRONOUS_IO_NONALERT)) == 0;
 }
 
-static ior__iocp_pipe_t *pipe_of(ior_transport_t *t)
+/*
+ * One classification for both pipe kinds, made on the IOR_E* code so
+ * that the Win32 codes are translated in one place (error.c): the writer
+ * closing its end (broken pipe, not connected: IOR_EPIPE) or the end of
+ * a file is EOF.
+ */
+int ior__iocp_pipe_classify(DWORD bytes, DWORD err, int zero_is_eof,
+                            int *err_out, DWORD *os_out)
 {
-    return (ior__iocp_pipe_t *)(void *)t;
+    int code;
+
+    if (err == ERROR_MORE_DATA)
+        err = 0; /* a message-mode pipe: the bytes read are valid */
+    if (err == 0)
+        return bytes > 0 || !zero_is_eof ? IOR__IOCP_READ_DATA
+                                         : IOR__IOCP_READ_EOF;
+    code = ior__iocp_error(err);
+    if (err == ERROR_HANDLE_EOF || code == IOR_EPIPE)
+        return IOR__IOCP_READ_EOF;
+    *err_out = code;
+    *os_out = err;
+    return IOR__IOCP_READ_ERROR;
 }
 
-/* The other end went away while we wrote: EPIPE, whatever Windows says. */
-static int write_error(DWORD err)
-{
-    if (err == ERROR_NO_DATA || err == ERROR_BROKEN_PIPE ||
-        err == ERROR_PIPE_NOT_CONNECTED)
-        return IOR_EPIPE;
-    return ior__iocp_error(err);
-}
-
-/* A read error that means the writer closed its end (or end of file). */
-static int is_eof_error(DWORD err)
-{
-    return err == ERROR_HANDLE_EOF || err == ERROR_BROKEN_PIPE ||
-           err == ERROR_PIPE_NOT_CONNECTED;
-}
-
-/* The Win32 error of a finished request (the port only says "failed"). */
-static DWORD op_error(ior__iocp_op_t *op)
+DWORD ior__iocp_pipe_op_error(ior__iocp_handle_t *h, ior__iocp_op_t *op)
 {
     DWORD n = 0;
 
+    (void)h;
     /* bWait FALSE: only reads ov.Internal, so a closed handle is fine. */
     if (GetOverlappedResult(NULL, &op->ov, &n, FALSE))
         return 0;
     return GetLastError();
+}
+
+void ior__iocp_pipe_free(ior__iocp_handle_t *h)
+{
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
+
+    ior__free(p->rbuf);
+    ior__free(p->wbuf);
+    ior__free(p);
 }
 
 static void set_offset(OVERLAPPED *ov, uint64_t off)
@@ -132,113 +144,89 @@ static void set_offset(OVERLAPPED *ov, uint64_t off)
 /* Overlapped read                                                     */
 /* ------------------------------------------------------------------ */
 
-static void ovl_post_read(ior__iocp_pipe_t *p)
-{
-    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
-    DWORD got = 0;
-    DWORD err = 0;
-    BOOL ok;
-
-    if (!p->rbuf) {
-        p->rbuf = (char *)ior__malloc(p->rbuf_len);
-        if (!p->rbuf) {
-            p->read_done = 1;
-            ior__core_error(&p->base, IOR_ENOMEM, 0);
-            return;
-        }
-    }
-    memset(&p->rop.ov, 0, sizeof(p->rop.ov));
-    if (p->is_file)
-        set_offset(&p->rop.ov, p->read_off);
-    ok = ReadFile(p->h, p->rbuf, (DWORD)p->rbuf_len, &got, &p->rop.ov);
-    if (!ok)
-        err = GetLastError();
-    p->reading = 1;
-    p->refs++;
-    ior__iocp_op_started(lp, &p->rop, ok, got, err, p->skip);
-}
-
 /* As the socket path: double while reads fill the buffer, else halve. */
-static void adapt(ior__iocp_pipe_t *p, DWORD bytes)
+static void adapt(ior__iocp_pipe_t *p)
 {
     size_t want = p->rbuf_len;
+    DWORD bytes = p->last_read;
 
+    p->last_read = 0;
+    if (bytes == 0)
+        return;
     if (bytes == p->rbuf_len && want < IOR__IOCP_READ_MAX)
         want *= 2;
     else if (bytes < p->rbuf_len / 2 && want > IOR__IOCP_READ_MIN)
         want /= 2;
     if (want != p->rbuf_len) {
         ior__free(p->rbuf);
-        p->rbuf = NULL; /* the next post allocates the new size */
+        p->rbuf = NULL; /* allocated below at the new size */
         p->rbuf_len = want;
     }
 }
 
-static void ovl_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+static void ovl_post_read(ior__iocp_handle_t *h)
 {
-    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, rop);
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
+    DWORD got = 0;
+    DWORD err = 0;
+    BOOL ok;
 
-    p->reading = 0;
-    if (p->closed || p->freed || p->read_done) {
-        ior__iocp_pipe_unref(p);
-        return;
+    adapt(p); /* after the last read was delivered: its buffer is free */
+    if (!p->rbuf) {
+        p->rbuf = (char *)ior__malloc(p->rbuf_len);
+        if (!p->rbuf) {
+            h->read_done = 1;
+            ior__core_error(&h->base, IOR_ENOMEM, 0);
+            return;
+        }
     }
-    if (err == IOR__IOCP_ERR_LOOKUP)
-        err = op_error(op);
-    if (err == ERROR_MORE_DATA)
-        err = 0; /* a message-mode pipe: the bytes read are valid */
+    memset(&h->rop.ov, 0, sizeof(h->rop.ov));
+    if (p->is_file)
+        set_offset(&h->rop.ov, p->read_off);
+    ok = ReadFile(p->os, p->rbuf, (DWORD)p->rbuf_len, &got, &h->rop.ov);
+    if (!ok)
+        err = GetLastError();
+    ior__iocp_handle_started(h, &h->rop, ok, got, err);
+}
+
+static int ovl_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
+                           const char **data, size_t *len, int *err_out,
+                           DWORD *os_out)
+{
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
     /* Zero bytes: the end of a file, or a socket's FIN. A named pipe
      * also completes zero-byte messages, which are not an EOF. */
-    if (is_eof_error(err) ||
-        (err == 0 && bytes == 0 && (p->is_file || p->is_socket))) {
-        p->read_done = 1;
-        ior__core_read_eof(&p->base);
-    } else if (err != 0) {
-        p->read_done = 1;
-        ior__core_error(&p->base, ior__iocp_error(err), (int)err);
-    } else if (bytes > 0) {
+    int r = ior__iocp_pipe_classify(bytes, err, p->is_file || p->is_socket,
+                                    err_out, os_out);
+
+    if (r == IOR__IOCP_READ_DATA) {
         p->read_off += bytes;
-        ior__core_read(&p->base, p->rbuf, bytes);
-        adapt(p, bytes);
+        p->last_read = bytes;
+        *data = p->rbuf;
+        *len = bytes;
     }
-    if (p->read_done) {
+    return r;
+}
+
+/* At the end of reading the buffer goes; a paused pipe keeps it. */
+static void ovl_read_rest(ior__iocp_handle_t *h, int result)
+{
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
+
+    (void)result;
+    if (h->read_done || h->closed) {
         ior__free(p->rbuf);
         p->rbuf = NULL;
     }
-    /* The core may have paused, closed or aborted us meanwhile. */
-    if (!p->closed && !p->read_done && !p->reading &&
-        ior__core_wants_read(&p->base))
-        ovl_post_read(p);
-    ior__iocp_pipe_unref(p);
 }
 
 /* ------------------------------------------------------------------ */
 /* Overlapped write                                                    */
 /* ------------------------------------------------------------------ */
 
-/*
- * Copies bufs into dst (up to cap bytes) and returns how many; the rest of
- * what send_begin marked stays queued (send_end takes a partial count).
- */
-size_t ior__iocp_pipe_gather(char *dst, size_t cap, const ior_buf_t *bufs,
-                             size_t n)
+static int ovl_post_send(ior__iocp_handle_t *h)
 {
-    size_t total = 0;
-    size_t i;
-
-    for (i = 0; i < n && total < cap; i++) {
-        size_t k = bufs[i].len;
-        if (k > cap - total)
-            k = cap - total;
-        memcpy(dst + total, bufs[i].base, k);
-        total += k;
-    }
-    return total;
-}
-
-static int ovl_post_send(ior__iocp_pipe_t *p)
-{
-    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
     ior_buf_t bufs[IOR__IOCP_PIPE_GATHER];
     const void *base;
     size_t n;
@@ -247,7 +235,7 @@ static int ovl_post_send(ior__iocp_pipe_t *p)
     DWORD err = 0;
     BOOL ok;
 
-    n = ior__core_send_begin(&p->base, bufs, IOR__IOCP_PIPE_GATHER,
+    n = ior__core_send_begin(&h->base, bufs, IOR__IOCP_PIPE_GATHER,
                              (size_t)1 << 30);
     if (n == 0)
         return 0;
@@ -255,98 +243,28 @@ static int ovl_post_send(ior__iocp_pipe_t *p)
         base = bufs[0].base;
         len = bufs[0].len;
     } else {
-        len = ior__iocp_pipe_gather(p->wbuf, IOR__IOCP_PIPE_CHUNK, bufs, n);
+        /* What does not fit stays queued: send_end takes a partial count. */
+        len = ior__bufs_gather(p->wbuf, IOR__IOCP_PIPE_CHUNK, bufs, n);
         base = p->wbuf;
     }
-    memset(&p->sop.ov, 0, sizeof(p->sop.ov));
+    memset(&h->sop.ov, 0, sizeof(h->sop.ov));
     if (p->is_file)
-        set_offset(&p->sop.ov, p->write_off);
-    ok = WriteFile(p->h, base, (DWORD)len, &put, &p->sop.ov);
+        set_offset(&h->sop.ov, p->write_off);
+    ok = WriteFile(p->os, base, (DWORD)len, &put, &h->sop.ov);
     if (!ok)
         err = GetLastError();
-    p->sending = 1;
-    p->refs++;
-    ior__iocp_op_started(lp, &p->sop, ok, put, err, p->skip);
+    ior__iocp_handle_started(h, &h->sop, ok, put, err);
     return 1;
 }
 
-static void ovl_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+static size_t ovl_send_result(ior__iocp_handle_t *h, DWORD bytes, DWORD *err)
 {
-    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, sop);
-    ior_transport_t *t = &p->base;
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
 
-    p->sending = 0;
-    if (err == IOR__IOCP_ERR_LOOKUP)
-        err = op_error(op);
-    if (err != 0)
+    if (*err != 0)
         bytes = 0;
     p->write_off += bytes;
-    /* Also after a close: the chunks in flight must be released. */
-    ior__core_send_end(t, bytes);
-    if (!p->closed) {
-        if (err != 0) {
-            ior__core_error(t, write_error(err), (int)err);
-        } else {
-            ior__core_drained(t);
-            if (!p->sending && !p->closed)
-                ovl_post_send(p);
-        }
-    }
-    ior__iocp_pipe_unref(p);
-}
-
-/* ------------------------------------------------------------------ */
-/* The ior__os_* functions for pipes                                   */
-/* ------------------------------------------------------------------ */
-
-void ior__iocp_pipe_start_reading(ior_transport_t *t)
-{
-    ior__iocp_pipe_t *p = pipe_of(t);
-
-    if (p->closed || p->read_done || p->reading)
-        return;
-    if (p->threaded)
-        ior__iocp_pthr_start_reading(p);
-    else
-        ovl_post_read(p);
-}
-
-void ior__iocp_pipe_start_writing(ior_transport_t *t)
-{
-    ior__iocp_pipe_t *p = pipe_of(t);
-
-    /* The completion of the write in flight continues with the rest. */
-    if (p->sending || p->closed)
-        return;
-    if (p->threaded)
-        ior__iocp_pthr_start_writing(p);
-    else if (!ovl_post_send(p))
-        ior__core_defer_drain(t);
-}
-
-/*
- * Requests in flight complete later (cancelled, or with what they did);
- * the transport is freed after the last of them, as for sockets.
- */
-void ior__iocp_pipe_close(ior_transport_t *t)
-{
-    ior__iocp_pipe_t *p = pipe_of(t);
-
-    if (p->closed)
-        return;
-    p->closed = 1;
-    if (p->threaded) {
-        ior__iocp_pthr_close(p);
-        return;
-    }
-    if (p->reading || p->sending)
-        CancelIoEx(p->h, NULL);
-    /* Under Wine, CloseHandle on a socket sends no FIN: no EOF, ever. */
-    if (p->is_socket)
-        closesocket((SOCKET)p->h);
-    else
-        CloseHandle(p->h);
-    p->h = NULL;
+    return bytes;
 }
 
 /*
@@ -354,35 +272,46 @@ void ior__iocp_pipe_close(ior_transport_t *t)
  * transport closes right after this anyway). A socket handed to
  * ior_pipe_open (stdio of an inetd-style child) can.
  */
-void ior__iocp_pipe_shutdown_write(ior_transport_t *t)
+static void ovl_shutdown(ior__iocp_handle_t *h)
 {
-    ior__iocp_pipe_t *p = pipe_of(t);
-    HANDLE h = p->threaded ? NULL : p->h;
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
 
-    if (p->closed || !p->is_socket || !h)
+    if (!p->is_socket || !p->os)
         return;
-    if (shutdown((SOCKET)h, SD_SEND) != 0) {
+    if (shutdown((SOCKET)p->os, SD_SEND) != 0) {
         int err = WSAGetLastError();
-        ior__core_error(t, ior__iocp_error((DWORD)err), err);
+        ior__core_error(&h->base, ior__iocp_error((DWORD)err), err);
     }
 }
 
-void ior__iocp_pipe_free(ior_transport_t *t)
+static void ovl_close(ior__iocp_handle_t *h, int abort)
 {
-    ior__iocp_pipe_t *p = pipe_of(t);
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
 
-    p->freed = 1;
-    ior__iocp_pipe_unref(p);
+    (void)abort; /* a pipe has no reset */
+    if (h->reading || h->sending)
+        CancelIoEx(p->os, NULL);
+    /* Under Wine, CloseHandle on a socket sends no FIN: no EOF, ever. */
+    if (p->is_socket)
+        closesocket((SOCKET)p->os);
+    else
+        CloseHandle(p->os);
+    p->os = NULL;
 }
 
-void ior__iocp_pipe_unref(ior__iocp_pipe_t *p)
-{
-    if (--p->refs > 0)
-        return;
-    ior__free(p->rbuf);
-    ior__free(p->wbuf);
-    ior__free(p);
-}
+const ior__iocp_kind_t ior__iocp_kind_pipe = {
+    "pipe",
+    ovl_post_read,
+    ovl_read_result,
+    ovl_read_rest,
+    ovl_post_send,
+    ovl_send_result,
+    NULL, /* no direct write: WriteFile has no non-blocking mode */
+    ovl_shutdown,
+    ovl_close,
+    ior__iocp_pipe_free,
+    ior__iocp_pipe_op_error,
+};
 
 /* ------------------------------------------------------------------ */
 /* Opening                                                             */
@@ -400,9 +329,7 @@ static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
         return IOR_ENOMEM;
     if (!CreateIoCompletionPort(h, lp->port, IOR__IOCP_KEY_IO, 0))
         return 1; /* e.g. already on another port: use threads */
-    p->h = h;
-    p->rop.done = ovl_read_done;
-    p->sop.done = ovl_send_done;
+    p->os = h;
     p->rbuf_len = IOR__IOCP_READ_MIN;
     if (type == FILE_TYPE_DISK) {
         /* Overlapped file I/O ignores the file pointer: start at it. */
@@ -416,7 +343,7 @@ static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
         SetFileCompletionNotificationModes(
             h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
                    FILE_SKIP_SET_EVENT_ON_HANDLE))
-        p->skip = 1;
+        p->hd.skip = 1;
     return 0;
 }
 
@@ -428,6 +355,7 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     ior__iocp_pipe_t *p;
     DWORD type;
     int ovl;
+    int threaded = 0;
     int rc = 1;
 
     if (!loop || !ops || !out || dirs == 0 ||
@@ -442,14 +370,12 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     p = (ior__iocp_pipe_t *)ior__calloc(1, sizeof(*p));
     if (!p)
         return IOR_ENOMEM;
-    p->kind = IOR__IOCP_KIND_PIPE;
-    p->refs = 1; /* the core's, until ior__os_transport_free */
     p->is_socket = (unsigned char)handle_is_socket(h, type);
     ovl = handle_is_overlapped(h);
     if (ovl)
         rc = ovl_attach(ior__iocp_loop(loop), p, h, type);
     if (rc == 1) {
-        p->threaded = 1;
+        threaded = 1;
         rc = ior__iocp_pthr_open(ior__iocp_loop(loop), p, h, ovl,
                                  type == FILE_TYPE_DISK, dirs);
     }
@@ -458,13 +384,17 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
         ior__free(p);
         return rc;
     }
-    ior__core_transport_init(&p->base, loop);
-    ior__core_transport_set_direction(&p->base, (dirs & IOR_PIPE_READ) != 0,
+    ior__iocp_handle_init(&p->hd,
+                          threaded ? &ior__iocp_kind_thread
+                                   : &ior__iocp_kind_pipe,
+                          ior__iocp_loop(loop));
+    ior__core_transport_set_direction(&p->hd.base,
+                                      (dirs & IOR_PIPE_READ) != 0,
                                       (dirs & IOR_PIPE_WRITE) != 0);
-    (void)ior_transport_set_protocol(&p->base, ops, user);
+    (void)ior_transport_set_protocol(&p->hd.base, ops, user);
     /* Reading starts from the loop, after this returns. */
-    ior__core_defer(&p->base, IOR__PEND_BEGIN);
-    *out = &p->base;
+    ior__core_defer(&p->hd.base, IOR__PEND_BEGIN);
+    *out = &p->hd.base;
     return 0;
 }
 

@@ -212,16 +212,15 @@ static void set_state(struct ior__iocp_pthr *b, ior__pdir_t *d, int state)
     ReleaseSRWLockExclusive(&b->lock);
 }
 
+static void stop_threads(ior__iocp_pipe_t *p);
+
 /* Hands the thread one job; its packet comes back through the port. */
 static void kick(ior__iocp_pipe_t *p, ior__pdir_t *d)
 {
-    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
-
     set_state(p->thr, d, IOR__PTHR_BUSY);
     memset(&d->op->ov, 0, sizeof(d->op->ov));
-    p->refs++;
     /* Counts the request as outstanding until its done() runs. */
-    ior__iocp_op_started(lp, d->op, 0, 0, ERROR_IO_PENDING, 0);
+    ior__iocp_handle_started(&p->hd, d->op, 0, 0, ERROR_IO_PENDING);
     SetEvent(d->go);
 }
 
@@ -231,96 +230,88 @@ static DWORD job_error(ior__iocp_op_t *op, DWORD err)
     return err != 0 ? err : op->ov.Offset;
 }
 
-static void thr_read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+static void thr_post_read(ior__iocp_handle_t *h)
 {
-    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, rop);
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
 
-    p->reading = 0;
-    /* After the close the block may be gone: touch nothing of it. */
-    if (p->closed || p->freed || p->read_done) {
-        ior__iocp_pipe_unref(p);
-        return;
-    }
+    if (p->thr->rd.thread)
+        kick(p, &p->thr->rd);
+}
+
+static int thr_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
+                           const char **data, size_t *len, int *err_out,
+                           DWORD *os_out)
+{
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
+    int r;
+
     set_state(p->thr, &p->thr->rd, IOR__PTHR_IDLE);
-    err = job_error(op, err);
-    if (err == ERROR_MORE_DATA)
-        err = 0;
-    if (err == ERROR_OPERATION_ABORTED) {
-        /* Only a console's Ctrl-C cancels a live job: read again. */
-    } else if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF ||
-               err == ERROR_PIPE_NOT_CONNECTED || (err == 0 && bytes == 0)) {
-        /* A zero-byte read is EOF too: a file's end, a console's ^Z. */
-        p->read_done = 1;
-        ior__core_read_eof(&p->base);
-    } else if (err != 0) {
-        p->read_done = 1;
-        ior__core_error(&p->base, ior__iocp_error(err), (int)err);
-    } else {
-        ior__core_read(&p->base, p->thr->rd.buf, bytes);
+    err = job_error(&h->rop, err);
+    /* Only a console's Ctrl-C cancels a live job: read again. */
+    if (err == ERROR_OPERATION_ABORTED)
+        return IOR__IOCP_READ_AGAIN;
+    /* A zero-byte read is EOF too: a file's end, a console's ^Z. */
+    r = ior__iocp_pipe_classify(bytes, err, 1, err_out, os_out);
+    if (r == IOR__IOCP_READ_DATA) {
+        *data = p->thr->rd.buf;
+        *len = bytes;
     }
-    if (!p->closed && !p->read_done && !p->reading &&
-        ior__core_wants_read(&p->base))
-        ior__iocp_pthr_start_reading(p);
-    ior__iocp_pipe_unref(p);
+    return r;
 }
 
 /* Copies the head of the queue into the staging buffer and starts it. */
-static int thr_post_send(ior__iocp_pipe_t *p)
+static int thr_post_send(ior__iocp_handle_t *h)
 {
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
     ior__pdir_t *d = &p->thr->wr;
     ior_buf_t bufs[16];
     size_t n;
 
     if (!d->thread)
         return 0;
-    n = ior__core_send_begin(&p->base, bufs, 16, IOR__PTHR_BUF);
+    n = ior__core_send_begin(&h->base, bufs, 16, IOR__PTHR_BUF);
     if (n == 0)
         return 0;
-    d->len = (DWORD)ior__iocp_pipe_gather(d->buf, IOR__PTHR_BUF, bufs, n);
-    p->sending = 1;
+    d->len = (DWORD)ior__bufs_gather(d->buf, IOR__PTHR_BUF, bufs, n);
     kick(p, d);
     return 1;
 }
 
-static void thr_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+/* A console may have taken part of a write that then failed: count it. */
+static size_t thr_send_result(ior__iocp_handle_t *h, DWORD bytes, DWORD *err)
 {
-    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, sop);
-    ior_transport_t *t = &p->base;
+    ior__iocp_pipe_t *p = ior__iocp_pipe(h);
 
-    p->sending = 0;
-    err = job_error(op, err);
-    /* Also after a close: the chunks in flight must be released. */
-    ior__core_send_end(t, bytes);
-    if (!p->closed) {
+    *err = job_error(&h->sop, *err);
+    /* After the close the block may be gone: touch nothing of it. */
+    if (!h->closed)
         set_state(p->thr, &p->thr->wr, IOR__PTHR_IDLE);
-        if (err != 0) {
-            ior__core_error(t,
-                            (err == ERROR_NO_DATA || err == ERROR_BROKEN_PIPE)
-                                ? IOR_EPIPE
-                                : ior__iocp_error(err),
-                            (int)err);
-        } else {
-            ior__core_drained(t);
-            if (!p->sending && !p->closed)
-                thr_post_send(p);
-        }
-    }
-    ior__iocp_pipe_unref(p);
+    return bytes;
 }
 
-void ior__iocp_pthr_start_reading(ior__iocp_pipe_t *p)
+static void thr_close(ior__iocp_handle_t *h, int abort)
 {
-    if (p->thr->rd.thread && !p->reading) {
-        p->reading = 1;
-        kick(p, &p->thr->rd);
-    }
+    (void)abort; /* a pipe has no reset */
+    stop_threads(ior__iocp_pipe(h));
 }
 
-void ior__iocp_pthr_start_writing(ior__iocp_pipe_t *p)
-{
-    if (!thr_post_send(p))
-        ior__core_defer_drain(&p->base);
-}
+/*
+ * No half-close: the threads own the handle, and a pipe's peer sees EOF
+ * at the close (a one-way transport closes right after the drain).
+ */
+const ior__iocp_kind_t ior__iocp_kind_thread = {
+    "thread",
+    thr_post_read,
+    thr_read_result,
+    NULL,
+    thr_post_send,
+    thr_send_result,
+    NULL,
+    NULL,
+    thr_close,
+    ior__iocp_pipe_free,
+    ior__iocp_pipe_op_error,
+};
 
 /* ------------------------------------------------------------------ */
 /* Open and close                                                      */
@@ -383,10 +374,10 @@ static void complete_aborted(ior__iocp_loop_t *lp, ior__iocp_op_t *op)
     ior__iocp_op_defer(lp, op, ERROR_OPERATION_ABORTED);
 }
 
-void ior__iocp_pthr_close(ior__iocp_pipe_t *p)
+static void stop_threads(ior__iocp_pipe_t *p)
 {
     struct ior__iocp_pthr *b = p->thr;
-    ior__iocp_loop_t *lp = ior__iocp_loop(p->base.loop);
+    ior__iocp_loop_t *lp = ior__iocp_loop(p->hd.base.loop);
     int rs;
     int ws;
 
@@ -396,9 +387,9 @@ void ior__iocp_pthr_close(ior__iocp_pipe_t *p)
     ws = b->wr.state;
     ReleaseSRWLockExclusive(&b->lock);
     if (rs == IOR__PTHR_BUSY)
-        complete_aborted(lp, &p->rop);
+        complete_aborted(lp, &p->hd.rop);
     if (ws == IOR__PTHR_BUSY)
-        complete_aborted(lp, &p->sop);
+        complete_aborted(lp, &p->hd.sop);
     pdir_stop(b, &b->rd);
     pdir_stop(b, &b->wr);
     p->thr = NULL;
@@ -430,12 +421,10 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
         if (SetFilePointerEx(h, zero, &pos, FILE_CURRENT))
             b->rd.off = b->wr.off = (uint64_t)pos.QuadPart;
     }
-    p->rop.done = thr_read_done;
-    p->sop.done = thr_send_done;
     if (dirs & IOR_PIPE_READ)
-        rc = pdir_start(b, &b->rd, 0, &p->rop);
+        rc = pdir_start(b, &b->rd, 0, &p->hd.rop);
     if (rc == 0 && (dirs & IOR_PIPE_WRITE))
-        rc = pdir_start(b, &b->wr, 1, &p->sop);
+        rc = pdir_start(b, &b->wr, 1, &p->hd.sop);
     if (rc != 0) {
         /* The handle stays the caller's: stop what started, keep h. */
         b->h = GetCurrentProcess(); /* a pseudo-handle: closing is a no-op */

@@ -1,8 +1,7 @@
 /*
  * TCP sockets: creation (overlapped, not inheritable, on the loop's port,
- * skip-on-success where the provider allows it), the transport's lifetime
- * (close with I/O in flight, free after the last completion) and socket
- * options.
+ * skip-on-success where the provider allows it), the socket kind's close
+ * and half-close, and socket options.
  */
 #include "iocp.h"
 
@@ -62,6 +61,63 @@ int ior__iocp_socket(ior__iocp_loop_t *lp, int family, SOCKET *out, int *skip,
     return 0;
 }
 
+/* The socket kind (handle.c calls these through the table below). */
+static void sock_shutdown(ior__iocp_handle_t *h)
+{
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+
+    if (shutdown(sk->s, SD_SEND) != 0) {
+        int err = WSAGetLastError();
+        ior__core_error(&h->base, ior__iocp_error((DWORD)err), err);
+    }
+}
+
+/* FileHandle._closeSocket: an abort resets the connection. */
+static void sock_close(ior__iocp_handle_t *h, int abort)
+{
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+
+    if (abort) {
+        struct linger lg;
+        lg.l_onoff = 1;
+        lg.l_linger = 0; /* closesocket sends RST */
+        setsockopt(sk->s, SOL_SOCKET, SO_LINGER, (const char *)&lg,
+                   (int)sizeof(lg));
+    }
+    ior__iocp_read_disarm(sk); /* the sweep must not touch a closed socket */
+    if (h->reading || h->sending)
+        CancelIoEx((HANDLE)sk->s, NULL);
+    closesocket(sk->s);
+    sk->s = INVALID_SOCKET;
+}
+
+static void sock_free(ior__iocp_handle_t *h)
+{
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+
+    ior__free(sk->rbuf);
+    ior__free(sk);
+}
+
+static DWORD sock_op_error(ior__iocp_handle_t *h, ior__iocp_op_t *op)
+{
+    return ior__iocp_op_error(ior__iocp_sock(&h->base)->s, op);
+}
+
+const ior__iocp_kind_t ior__iocp_kind_socket = {
+    "socket",
+    ior__iocp_sock_post_read,
+    ior__iocp_sock_read_result,
+    ior__iocp_sock_read_rest,
+    ior__iocp_sock_post_send,
+    ior__iocp_sock_send_result,
+    ior__iocp_sock_try_write,
+    sock_shutdown,
+    sock_close,
+    sock_free,
+    sock_op_error,
+};
+
 int ior__iocp_sock_new(ior__iocp_loop_t *lp, SOCKET s, int family, int skip,
                        ior__iocp_sock_t **out)
 {
@@ -82,81 +138,12 @@ int ior__iocp_sock_new(ior__iocp_loop_t *lp, SOCKET s, int family, int skip,
     }
     sk->s = s;
     sk->family = family;
-    sk->skip = skip;
-    sk->refs = 1; /* the core's, until ior__os_transport_free */
-    sk->rop.done = ior__iocp_read_done;
-    sk->sop.done = ior__iocp_send_done;
+    sk->hd.skip = (unsigned char)skip;
     sk->read_size = IOR__IOCP_READ_MIN;
     sk->zero_next = 1; /* an idle connection starts with a zero-byte read */
-    ior__core_transport_init(&sk->base, &lp->base);
+    ior__iocp_handle_init(&sk->hd, &ior__iocp_kind_socket, lp);
     *out = sk;
     return 0;
-}
-
-void ior__iocp_sock_unref(ior__iocp_sock_t *sk)
-{
-    if (--sk->refs > 0)
-        return;
-    ior__free(sk->rbuf);
-    ior__free(sk);
-}
-
-void ior__os_transport_free(ior_transport_t *t)
-{
-    ior__iocp_sock_t *sk = ior__iocp_sock(t);
-
-    if (ior__iocp_is_pipe(t)) {
-        ior__iocp_pipe_free(t); /* pipe.c */
-        return;
-    }
-    sk->freed = 1;
-    ior__iocp_sock_unref(sk);
-}
-
-void ior__os_shutdown_write(ior_transport_t *t)
-{
-    ior__iocp_sock_t *sk = ior__iocp_sock(t);
-
-    if (ior__iocp_is_pipe(t)) {
-        ior__iocp_pipe_shutdown_write(t); /* pipe.c */
-        return;
-    }
-    if (sk->closed)
-        return;
-    if (shutdown(sk->s, SD_SEND) != 0) {
-        int err = WSAGetLastError();
-        ior__core_error(t, ior__iocp_error((DWORD)err), err);
-    }
-}
-
-/*
- * Mirrors FileHandle.connectionLost + _closeSocket. Requests still in
- * flight complete later (cancelled, or with what they did) and the
- * transport is freed only after the last of them (ior__iocp_sock_unref).
- */
-void ior__os_close(ior_transport_t *t, int abort)
-{
-    ior__iocp_sock_t *sk = ior__iocp_sock(t);
-
-    if (ior__iocp_is_pipe(t)) {
-        ior__iocp_pipe_close(t); /* pipe.c */
-        return;
-    }
-    if (sk->closed)
-        return;
-    sk->closed = 1;
-    if (abort) {
-        struct linger lg;
-        lg.l_onoff = 1;
-        lg.l_linger = 0; /* closesocket sends RST */
-        setsockopt(sk->s, SOL_SOCKET, SO_LINGER, (const char *)&lg,
-                   (int)sizeof(lg));
-    }
-    ior__iocp_read_disarm(sk); /* the sweep must not touch a closed socket */
-    if (sk->reading || sk->sending)
-        CancelIoEx((HANDLE)sk->s, NULL);
-    closesocket(sk->s);
-    sk->s = INVALID_SOCKET;
 }
 
 int ior__os_tcp_nodelay(ior_transport_t *t, int on)
@@ -207,5 +194,5 @@ size_t ior__iocp_read_buffer_peak(const ior_transport_t *t)
 
 int ior__iocp_skip_mode(const ior_transport_t *t)
 {
-    return ((const ior__iocp_sock_t *)t)->skip;
+    return ((const ior__iocp_handle_t *)(const void *)t)->skip;
 }

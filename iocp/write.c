@@ -1,7 +1,8 @@
 /*
- * The write side of the socket FileHandle. Mirrors FileHandle.doWrite /
- * _cbWrite: one overlapped WSASend at a time. Twisted differs: it copies
- * up to 128 KiB of its buffer into one string per send; here the queued
+ * The socket kind's write side (handle.c holds the send completion):
+ * one overlapped WSASend at a time, as FileHandle.doWrite. Twisted
+ * differs: it copies up to 128 KiB of its buffer into one string per
+ * send; here the queued
  * chunks themselves go out, up to 1024 of them gathered in one WSABUF
  * array (Wine fails a larger array synchronously yet still queues a
  * completion for it, so never more), and the core keeps them pinned until
@@ -20,16 +21,17 @@
 #define IOR__IOCP_MAX_SEND_LEN ((size_t)1 << 30)
 
 /* Starts a WSASend of what is queued; 0 if the queue is empty. */
-static int post_send(ior__iocp_sock_t *sk)
+int ior__iocp_sock_post_send(ior__iocp_handle_t *h)
 {
-    ior__iocp_loop_t *lp = ior__iocp_loop(sk->base.loop);
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+    ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
     size_t n;
     size_t i;
     DWORD sent = 0;
     DWORD err = 0;
     int rc;
 
-    n = ior__core_send_begin(&sk->base, lp->send_bufs, IOR__IOCP_MAX_SEND_BUFS,
+    n = ior__core_send_begin(&h->base, lp->send_bufs, IOR__IOCP_MAX_SEND_BUFS,
                              IOR__IOCP_MAX_SEND_LEN);
     if (n == 0)
         return 0;
@@ -37,15 +39,21 @@ static int post_send(ior__iocp_sock_t *sk)
         lp->wsa_bufs[i].buf = (CHAR *)lp->send_bufs[i].base;
         lp->wsa_bufs[i].len = (ULONG)lp->send_bufs[i].len;
     }
-    memset(&sk->sop.ov, 0, sizeof(sk->sop.ov));
+    memset(&h->sop.ov, 0, sizeof(h->sop.ov));
     /* WSASend captures the WSABUF array, so the loop's scratch is reused. */
-    rc = WSASend(sk->s, lp->wsa_bufs, (DWORD)n, &sent, 0, &sk->sop.ov, NULL);
+    rc = WSASend(sk->s, lp->wsa_bufs, (DWORD)n, &sent, 0, &h->sop.ov, NULL);
     if (rc != 0)
         err = (DWORD)WSAGetLastError();
-    sk->sending = 1;
-    sk->refs++;
-    ior__iocp_op_started(lp, &sk->sop, rc == 0, sent, err, sk->skip);
+    ior__iocp_handle_started(h, &h->sop, rc == 0, sent, err);
     return 1;
+}
+
+/* A failed WSASend took nothing the core may release. */
+size_t ior__iocp_sock_send_result(ior__iocp_handle_t *h, DWORD bytes,
+                                  DWORD *err)
+{
+    (void)h;
+    return *err != 0 ? 0 : bytes;
 }
 
 /*
@@ -57,19 +65,15 @@ static int post_send(ior__iocp_sock_t *sk)
  * queues the bytes and the overlapped path takes over (and reports any
  * error from the loop), so real Windows loses nothing.
  */
-size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
+size_t ior__iocp_sock_try_write(ior__iocp_handle_t *h, const ior_buf_t *bufs,
+                                size_t n)
 {
-    ior__iocp_sock_t *sk;
-    ior__iocp_loop_t *lp;
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+    ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
     DWORD sent = 0;
     size_t i;
 
-    if (ior__iocp_is_pipe(t))
-        return 0;
-    sk = ior__iocp_sock(t);
-    lp = ior__iocp_loop(t->loop);
-    if (!lp->direct_ok || sk->sending || sk->closed || n == 0 ||
-        n > IOR__IOCP_MAX_SEND_BUFS)
+    if (!lp->direct_ok || n > IOR__IOCP_MAX_SEND_BUFS)
         return 0;
     for (i = 0; i < n; i++) {
         if (bufs[i].len > IOR__IOCP_MAX_SEND_LEN)
@@ -82,53 +86,4 @@ size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
     /* An error too: the overlapped send meets it and reports it from the
      * loop, as it would have without this fast path. */
     return 0;
-}
-
-void ior__os_start_writing(ior_transport_t *t)
-{
-    ior__iocp_sock_t *sk = ior__iocp_sock(t);
-
-    if (ior__iocp_is_pipe(t)) {
-        ior__iocp_pipe_start_writing(t); /* pipe.c */
-        return;
-    }
-    /* The completion of the send in flight continues with the rest. */
-    if (sk->sending || sk->closed)
-        return;
-    if (!post_send(sk))
-        ior__core_defer_drain(t);
-}
-
-void ior__iocp_send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
-{
-    ior__iocp_sock_t *sk = IOR__CONTAINER(op, ior__iocp_sock_t, sop);
-    ior_transport_t *t = &sk->base;
-
-    sk->sending = 0;
-    if (err == IOR__IOCP_ERR_LOOKUP)
-        err = ior__iocp_op_error(sk->s, op);
-    if (sk->freed) {
-        /* Cannot happen: the core waits for send_end before freeing. */
-        ior__iocp_sock_unref(sk);
-        return;
-    }
-    /* Also after a close: the chunks in flight must be released. */
-    ior__core_send_end(t, err ? 0 : bytes);
-    if (sk->closed) {
-        ior__iocp_sock_unref(sk);
-        return;
-    }
-    if (err != 0) {
-        ior__core_error(t, ior__iocp_error(err), (int)err);
-    } else {
-        /*
-         * Rule 3 first: it may resume the producer, whose writes then
-         * start the next send from ior__os_start_writing; whatever is
-         * still queued after it goes out here.
-         */
-        ior__core_drained(t);
-        if (!sk->sending && !sk->closed)
-            post_send(sk);
-    }
-    ior__iocp_sock_unref(sk);
 }
