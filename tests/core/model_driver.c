@@ -14,6 +14,7 @@
  * deviations model.h's MODEL_TOL_DEFAULT still accepts.
  */
 #include "model.h"
+#include "../portable.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,9 +191,47 @@ static void print_failure(const model_result_t *r)
 /* Replay of a printed sequence                                        */
 /* ------------------------------------------------------------------ */
 
+/* One "<name> slot=<u> arg=<u> seed=<lu>" line (no sscanf: MSVC C4996). */
+static int parse_field(const char **p, const char *key, unsigned long *out)
+{
+    size_t k = strlen(key);
+    char *end;
+
+    while (**p == ' ')
+        (*p)++;
+    if (strncmp(*p, key, k) != 0)
+        return -1;
+    *out = strtoul(*p + k, &end, 10);
+    if (end == *p + k)
+        return -1;
+    *p = end;
+    return 0;
+}
+
+static int parse_op_line(const char *p, char *name, size_t cap,
+                         unsigned *slot, unsigned *arg, unsigned long *seed)
+{
+    unsigned long s, a;
+    size_t n = 0;
+
+    while (p[n] != '\0' && p[n] != ' ' && p[n] != '\n')
+        n++;
+    if (n == 0 || n >= cap)
+        return -1;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    p += n;
+    if (parse_field(&p, "slot=", &s) != 0 || parse_field(&p, "arg=", &a) != 0 ||
+        parse_field(&p, "seed=", seed) != 0)
+        return -1;
+    *slot = (unsigned)s;
+    *arg = (unsigned)a;
+    return 0;
+}
+
 static int replay_file(const char *path, unsigned tol)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = test_fopen(path, "r");
     model_op_t *ops;
     size_t n = 0, cap = 1024;
     char line[256], name[32];
@@ -209,8 +248,7 @@ static int replay_file(const char *path, unsigned tol)
     while (ops != NULL && fgets(line, sizeof line, f) != NULL) {
         char *p = strstr(line, ": ");
         p = p != NULL ? p + 2 : line;
-        if (sscanf(p, "%31s slot=%u arg=%u seed=%lu", name, &slot, &arg,
-                   &seed) != 4)
+        if (parse_op_line(p, name, sizeof name, &slot, &arg, &seed) != 0)
             continue;
         for (k = 0; k < MOP__COUNT && strcmp(model_op_name(k), name); k++)
             ;
@@ -268,7 +306,7 @@ static int write_corpus(const char *dir, unsigned long long seed,
             return 1;
         }
         snprintf(path, sizeof path, "%s/seed-%02u.bin", dir, i);
-        f = fopen(path, "wb");
+        f = test_fopen(path, "wb");
         if (f == NULL) {
             perror(path);
             return 2;
@@ -294,7 +332,7 @@ static int write_corpus(const char *dir, unsigned long long seed,
 
 static unsigned long long env_ull(const char *name, unsigned long long def)
 {
-    const char *v = getenv(name);
+    const char *v = test_getenv(name);
     return v != NULL && *v != '\0' ? strtoull(v, NULL, 0) : def;
 }
 
@@ -309,13 +347,13 @@ int main(void)
     gen_t g;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (getenv("IOR_MODEL_REPLAY") != NULL) {
+    if (test_getenv("IOR_MODEL_REPLAY") != NULL) {
         free(rec);
-        return replay_file(getenv("IOR_MODEL_REPLAY"), tol);
+        return replay_file(test_getenv("IOR_MODEL_REPLAY"), tol);
     }
-    if (getenv("IOR_MODEL_WRITE_CORPUS") != NULL) {
+    if (test_getenv("IOR_MODEL_WRITE_CORPUS") != NULL) {
         free(rec);
-        return write_corpus(getenv("IOR_MODEL_WRITE_CORPUS"), 7, tol);
+        return write_corpus(test_getenv("IOR_MODEL_WRITE_CORPUS"), 7, tol);
     }
     seed = env_ull("IOR_MODEL_SEED",
                    (unsigned long long)time(NULL) * 2654435761ull ^
@@ -339,7 +377,7 @@ int main(void)
         if (g.left > steps - done)
             g.left = (size_t)(steps - done);
         g.rec = rec;
-        g.trace = getenv("IOR_MODEL_TRACE") != NULL;
+        g.trace = test_getenv("IOR_MODEL_TRACE") != NULL;
         if (model_run(gen_next, &g, tol, &r) != 0) {
             model_result_t last = r;
             size_t n, i;

@@ -5,6 +5,7 @@
  * transport ended cleanly and that the library leaked nothing.
  */
 #include "model.h"
+#include "../portable.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ void model_op_format(const model_op_t *op, char *buf, size_t len)
 
 unsigned model_tolerate_from_env(void)
 {
-    const char *v = getenv("IOR_MODEL_TOLERATE");
+    const char *v = test_getenv("IOR_MODEL_TOLERATE");
     unsigned t = 0;
     if (v == NULL)
         return MODEL_TOL_DEFAULT;

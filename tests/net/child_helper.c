@@ -17,6 +17,7 @@
  * kill a child (its watchdog fires well before).
  */
 #include "child_platform.h"
+#include "../portable.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static int do_env(int argc, char **argv)
 {
     int i;
     for (i = 2; i < argc; i++) {
-        const char *v = getenv(argv[i]);
+        const char *v = test_getenv(argv[i]);
         int r = put(1, argv[i]);
         if (r == 0)
             r = put(1, v != NULL ? "=" : " unset\n");
@@ -79,7 +80,7 @@ static int do_env(int argc, char **argv)
 
 static int do_exists(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = test_fopen(path, "rb");
     if (f != NULL)
         fclose(f);
     return put(1, f != NULL ? "yes\n" : "no\n");

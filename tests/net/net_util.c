@@ -1,10 +1,10 @@
 /* Helpers of the net suite; see net_util.h. */
 #include "net_util.h"
+#include "../portable.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +18,24 @@
  * we only count blocks. Atomic, because call_from_thread allocates on the
  * posting thread.
  */
-static atomic_long live_blocks;
-static atomic_long total_blocks;
+/*
+ * Counters the allocator hooks bump from any thread (helper threads
+ * allocate too). MSVC's C library has no <stdatomic.h>: Interlocked there.
+ */
+#if defined(_MSC_VER)
+#include <intrin.h>
+typedef volatile long nu_counter_t;
+#define NU_ADD(c, v) ((void)_InterlockedExchangeAdd(&(c), (v)))
+#define NU_LOAD(c) _InterlockedOr(&(c), 0)
+#else
+#include <stdatomic.h>
+typedef atomic_long nu_counter_t;
+#define NU_ADD(c, v) ((void)atomic_fetch_add(&(c), (v)))
+#define NU_LOAD(c) atomic_load(&(c))
+#endif
+
+static nu_counter_t live_blocks;
+static nu_counter_t total_blocks;
 
 typedef union nu_hdr {
     max_align_t align;
@@ -33,8 +49,8 @@ static void *nu_malloc(void *ctx, size_t size)
     if (h == NULL)
         return NULL;
     h->size = size;
-    atomic_fetch_add(&live_blocks, 1);
-    atomic_fetch_add(&total_blocks, 1);
+    NU_ADD(live_blocks, 1);
+    NU_ADD(total_blocks, 1);
     return h + 1;
 }
 
@@ -43,7 +59,7 @@ static void nu_free(void *ctx, void *p)
     (void)ctx;
     if (p == NULL)
         return;
-    atomic_fetch_sub(&live_blocks, 1);
+    NU_ADD(live_blocks, -1);
     free((nu_hdr_t *)p - 1);
 }
 
@@ -71,12 +87,12 @@ void nu_alloc_install(void)
 
 long nu_alloc_live(void)
 {
-    return atomic_load(&live_blocks);
+    return NU_LOAD(live_blocks);
 }
 
 long nu_alloc_total(void)
 {
-    return atomic_load(&total_blocks);
+    return NU_LOAD(total_blocks);
 }
 
 /* --- Loop with a watchdog --------------------------------------------- */
@@ -104,7 +120,7 @@ void nu_loop_init(nu_loop_t *nl)
 /* Slow runs (valgrind) scale the watchdog like CTest's timeouts. */
 uint64_t nu_watchdog_ms(void)
 {
-    const char *s = getenv("IOR_TEST_TIMEOUT_SCALE");
+    const char *s = test_getenv("IOR_TEST_TIMEOUT_SCALE");
     long k = s != NULL ? strtol(s, NULL, 10) : 1;
     return (uint64_t)NU_WATCHDOG_MS * (uint64_t)(k > 1 ? k : 1);
 }

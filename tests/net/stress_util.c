@@ -1,5 +1,6 @@
 /* See stress_util.h. */
 #include "stress_util.h"
+#include "../portable.h"
 
 #include <stdlib.h>
 
@@ -25,7 +26,7 @@ uint32_t sx_below(sx_rng_t *r, uint32_t n)
 
 uint64_t sx_env_seed(uint64_t fallback)
 {
-    const char *s = getenv("IOR_TEST_SEED");
+    const char *s = test_getenv("IOR_TEST_SEED");
     if (s == NULL || *s == '\0')
         return fallback;
     return (uint64_t)strtoull(s, NULL, 0);
@@ -33,7 +34,7 @@ uint64_t sx_env_seed(uint64_t fallback)
 
 int sx_scale(void)
 {
-    const char *s = getenv("IOR_TEST_SCALE");
+    const char *s = test_getenv("IOR_TEST_SCALE");
     long k = s != NULL ? strtol(s, NULL, 10) : 1;
     return k > 1 ? (int)k : 1;
 }

@@ -6,6 +6,7 @@
  * This file: main, echo, bulk transfer and producers over real sockets.
  */
 #include "net_tests.h"
+#include "../portable.h"
 #include "net_util.h"
 #include "platform.h"
 
@@ -163,7 +164,7 @@ void test_loop_backend_selection(void **state)
 {
     ior_loop_options_t o = {"no-such-backend", 0};
     ior_loop_t *loop = NULL;
-    const char *want = getenv("IOR_BACKEND");
+    const char *want = test_getenv("IOR_BACKEND");
     (void)state;
     assert_int_equal(ior_loop_new(&loop, &o), IOR_ENOTSUP);
     assert_int_equal(ior_loop_new(&loop, NULL), 0);

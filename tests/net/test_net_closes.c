@@ -11,6 +11,7 @@
  * Also main() of the storm executable.
  */
 #include "net_util.h"
+#include "../portable.h"
 #include "platform.h"
 #include "storm_tests.h"
 #include "stress_platform.h"
@@ -514,7 +515,7 @@ int main(void)
         cmocka_unit_test(test_10000_closes_in_flight_no_leak_no_late_callback),
     };
     ior_loop_t *loop;
-    const char *only = getenv("IOR_TEST_FILTER");
+    const char *only = test_getenv("IOR_TEST_FILTER");
     if (only != NULL && *only != '\0')
         cmocka_set_test_filter(only); /* e.g. "*storm*" */
     nu_alloc_install();

@@ -6,6 +6,7 @@
  * executable.
  */
 #include "faults_tests.h"
+#include "../portable.h"
 #include "net_util.h"
 #include "platform.h"
 #include "stress_platform.h"
@@ -316,7 +317,7 @@ int main(void)
         cmocka_unit_test(test_max_buffer_refuses_write_and_queues_nothing),
     };
     ior_loop_t *loop;
-    const char *only = getenv("IOR_TEST_FILTER");
+    const char *only = test_getenv("IOR_TEST_FILTER");
     if (only != NULL && *only != '\0')
         cmocka_set_test_filter(only);
     nu_alloc_install();

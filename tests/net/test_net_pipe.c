@@ -6,6 +6,7 @@
  * pipe, which uses the backend's reader/writer threads).
  */
 #include "net_util.h"
+#include "../portable.h"
 #include "platform.h"
 
 #include <setjmp.h>
@@ -357,7 +358,7 @@ static void test_pipe_loop_free_with_blocked_reader_k1(void **state)
 
 static void write_pattern_file(const char *path, uint64_t len)
 {
-    FILE *f = fopen(path, "wb");
+    FILE *f = test_fopen(path, "wb");
     uint64_t off = 0;
     assert_non_null(f);
     while (off < len) {
@@ -371,7 +372,7 @@ static void write_pattern_file(const char *path, uint64_t len)
 
 static void read_file_hash(const char *path, uint64_t *len, uint64_t *hash)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = test_fopen(path, "rb");
     char buf[65536];
     size_t n;
     assert_non_null(f);
