@@ -565,6 +565,67 @@ int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds);
 void ior__os_strerror(int os_error, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
+/* UDP (common/udp.c, udp_mcast.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The core's part of a UDP socket, first in the backend's struct. The core
+ * checks every argument (NULLs, closed, families, sizes) and keeps the
+ * state below; the backend sends, reads and sets options.
+ */
+struct ior_udp {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior_loop_t *loop;
+    const ior_udp_ops_t *ops;
+    void *user;
+    ior__dqueue_t q;   /* datagrams waiting (ior__dq_init by the core) */
+    size_t max_packet; /* longer datagrams are delivered truncated */
+    ior_addr_t peer;   /* connected: the peer */
+    int family;        /* IOR_AF_INET or IOR_AF_INET6: the socket's own */
+    unsigned char v6only;
+    unsigned char connected;
+    unsigned char paused;
+    unsigned char closed;
+};
+
+/*
+ * Allocates the backend's socket (struct ior_udp first, zeroed), creates
+ * the socket with opts' options and binds addr (family valid). Not
+ * reading yet; the core fills its part after this returns.
+ */
+int ior__os_udp_open(ior_loop_t *loop, const ior_addr_t *addr,
+                     const ior_udp_options_t *opts, ior_udp_t **out);
+/* Starts reading. On error the core calls ior__os_udp_close. */
+int ior__os_udp_start(ior_udp_t *u);
+/* u->closed is set: stop, close the socket, free u once the OS lets go. */
+void ior__os_udp_close(ior_udp_t *u);
+int ior__os_udp_address(const ior_udp_t *u, ior_addr_t *out);
+/*
+ * Sends or queues one datagram (to NULL: the connected peer). Checked: to
+ * is reachable from this socket, len fits the queue and UDP.
+ */
+int ior__os_udp_send(ior_udp_t *u, const void *data, size_t len,
+                     const ior_addr_t *to);
+/* Checked as a send's to; the core records peer and connected after. */
+int ior__os_udp_connect(ior_udp_t *u, const ior_addr_t *peer);
+/* Bytes waiting that are still the library's (not pinned by the OS). */
+size_t ior__os_udp_queued(const ior_udp_t *u);
+/* u->paused changed: stop or start reading. */
+void ior__os_udp_reading(ior_udp_t *u);
+/*
+ * Multicast, checked: group reachable from the socket, iface NULL ("any")
+ * or of the group's family; ttl in 0..255.
+ */
+int ior__os_udp_membership(ior_udp_t *u, const ior_addr_t *group,
+                           const ior_addr_t *iface, int join);
+int ior__os_udp_multicast_ttl(ior_udp_t *u, int ttl);
+int ior__os_udp_multicast_loop(ior_udp_t *u, int on);
+/* iface NULL: the system's choice; else reachable from the socket. */
+int ior__os_udp_multicast_if(ior_udp_t *u, const ior_addr_t *iface);
+/* 0, or IOR_EAFNOSUPPORT when u cannot reach a (family valid). */
+int ior__udp_reaches(const ior_udp_t *u, const ior_addr_t *a);
+
+/* ------------------------------------------------------------------ */
 /* Child processes (process.c)                                         */
 /* ------------------------------------------------------------------ */
 

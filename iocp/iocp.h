@@ -410,27 +410,21 @@ int ior__iocp_error(DWORD err);
 /* Delay before reading again after an unexpected read error. */
 #define IOR__IOCP_UDP_RETRY_MS 100
 
-struct ior_udp {
-    ior__handle_t h; /* first: ior_loop_free closes the socket */
+/* A UDP socket; the core's part (common/udp.c) first. */
+typedef struct ior__iocp_udp {
+    struct ior_udp base; /* first: handle, ops, queue, state flags */
     ior__iocp_loop_t *lp;
     SOCKET s;
-    int family;    /* AF_INET or AF_INET6 */
-    int v6only;    /* AF_INET6: IPv4 peers refused */
+    int af;        /* AF_INET or AF_INET6 */
     int skip;      /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set */
     unsigned refs; /* 1 until ior_udp_close, + 1 per request posted */
-    const ior_udp_ops_t *ops;
-    void *user;
-    size_t max_packet;
 
-    unsigned char closed;
-    unsigned char paused;       /* ior_udp_pause_reading */
     unsigned char reading;      /* rop is posted */
     unsigned char held;         /* a finished read waits for resume */
     unsigned char job_posted;   /* dop is on the ready list */
     unsigned char refused;      /* a send collected a refusal: report it */
     unsigned char head_retried; /* the head is being sent a second time */
     unsigned char sending;      /* sop is posted (the queue head is pinned) */
-    unsigned char connected;    /* ior_udp_connect succeeded */
     unsigned char retry_armed;  /* a read waits for retry_timer */
     ior_timer_id retry_timer;
 
@@ -445,24 +439,21 @@ struct ior_udp {
     ior__iocp_op_t dop; /* loop work: a held read, a refusal (udp.c) */
 
     ior__iocp_op_t sop;
-    ior__dqueue_t q;
     SOCKADDR_STORAGE to; /* the head's destination, pinned while sending */
 
-    SOCKADDR_STORAGE peer; /* connected: only its datagrams are delivered */
+    SOCKADDR_STORAGE peer_ss; /* connected: only its datagrams are delivered */
     int peer_len;
-};
+} ior__iocp_udp_t;
 
 /*
- * ior_addr_t → SOCKADDR for this socket: an IPv4 address on an IPv6 socket
- * becomes ::ffff:a.b.c.d. Returns the length; 0 for an address the socket
- * cannot reach (IPv6 on IPv4, IPv4 on an IPv6-only socket, unset).
+ * ior_addr_t → SOCKADDR for this socket (the core checked it can reach
+ * it): an IPv4 address on an IPv6 socket becomes ::ffff:a.b.c.d. Returns
+ * the length.
  */
-int ior__iocp_udp_sockaddr(const struct ior_udp *u, const ior_addr_t *a,
+int ior__iocp_udp_sockaddr(const ior__iocp_udp_t *u, const ior_addr_t *a,
                            SOCKADDR_STORAGE *ss);
-/* udp.c, for udp_sock.c: a new socket's first read (sets the requests up). */
-void ior__iocp_udp_start(struct ior_udp *u);
 /* Drops a reference; frees u (and what it still queues) after the last. */
-void ior__iocp_udp_unref(struct ior_udp *u);
+void ior__iocp_udp_unref(ior__iocp_udp_t *u);
 
 /* ------------------------------------------------------------------ */
 /* Processes (process.c, process_cmdline.c)                            */

@@ -29,13 +29,13 @@
 #define IOR__ERROR_PORT_UNREACHABLE 1234
 #define IOR__ERROR_NETNAME_DELETED 64
 
-static void pump(ior_udp_t *u);
+static void pump(ior__iocp_udp_t *u);
 
-void ior__iocp_udp_unref(ior_udp_t *u)
+void ior__iocp_udp_unref(ior__iocp_udp_t *u)
 {
     if (--u->refs > 0)
         return;
-    ior__dq_clear(&u->q);
+    ior__dq_clear(&u->base.q);
     ior__free(u->rbuf);
     ior__free(u);
 }
@@ -44,25 +44,14 @@ void ior__iocp_udp_unref(ior_udp_t *u)
 /* Addresses                                                           */
 /* ------------------------------------------------------------------ */
 
-int ior__iocp_udp_sockaddr(const ior_udp_t *u, const ior_addr_t *a,
+int ior__iocp_udp_sockaddr(const ior__iocp_udp_t *u, const ior_addr_t *a,
                            SOCKADDR_STORAGE *ss)
 {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    ior_addr_t m;
 
-    if (!a || (a->family != IOR_AF_INET && a->family != IOR_AF_INET6))
-        return 0;
-    if (a->family == IOR_AF_INET6 && u->family != AF_INET6)
-        return 0;
-    if (a->family == IOR_AF_INET && u->family == AF_INET6) {
-        if (u->v6only)
-            return 0;
-        memset(ss, 0, sizeof(*ss));
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(a->port);
-        in6->sin6_addr.s6_addr[10] = 0xff;
-        in6->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&in6->sin6_addr.s6_addr[12], a->bytes, 4);
-        return (int)sizeof(*in6);
+    if (a->family == IOR_AF_INET && u->af == AF_INET6) {
+        ior__addr_map_v6(a, &m);
+        a = &m;
     }
     return ior__iocp_addr_to_sockaddr(a, ss);
 }
@@ -70,32 +59,23 @@ int ior__iocp_udp_sockaddr(const ior_udp_t *u, const ior_addr_t *a,
 /* An IPv4 peer of a dual-stack socket is reported as IPv4, not ::ffff:. */
 static void from_address(const SOCKADDR_STORAGE *ss, ior_addr_t *out)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-                                       0, 0, 0, 0, 0xff, 0xff};
-
-    if (ior__iocp_addr_from_sockaddr((const struct sockaddr *)ss, out) != 0)
-        return;
-    if (out->family == IOR_AF_INET6 && memcmp(out->bytes, mapped, 12) == 0) {
-        memmove(out->bytes, out->bytes + 12, 4);
-        memset(out->bytes + 4, 0, 12);
-        out->family = IOR_AF_INET;
-        out->scope_id = 0;
-    }
+    if (ior__iocp_addr_from_sockaddr((const struct sockaddr *)ss, out) == 0)
+        ior__addr_unmap(out);
 }
 
 /* Same family, port and address (scope ignored). */
-static int same_peer(const ior_udp_t *u)
+static int same_peer(const ior__iocp_udp_t *u)
 {
-    if (u->from.ss_family != u->peer.ss_family)
+    if (u->from.ss_family != u->peer_ss.ss_family)
         return 0;
-    if (u->peer.ss_family == AF_INET) {
+    if (u->peer_ss.ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)&u->from;
-        const struct sockaddr_in *b = (const struct sockaddr_in *)&u->peer;
+        const struct sockaddr_in *b = (const struct sockaddr_in *)&u->peer_ss;
         return a->sin_port == b->sin_port &&
                a->sin_addr.s_addr == b->sin_addr.s_addr;
     } else {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&u->from;
-        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&u->peer;
+        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&u->peer_ss;
         return a->sin6_port == b->sin6_port &&
                memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0;
     }
@@ -105,7 +85,7 @@ static int same_peer(const ior_udp_t *u)
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
-static void post_read(ior_udp_t *u)
+static void post_read(ior__iocp_udp_t *u)
 {
     WSABUF buf;
     DWORD bytes = 0;
@@ -128,16 +108,16 @@ static void post_read(ior_udp_t *u)
 }
 
 /* Posts the next read unless something holds reading back. */
-static void continue_reading(ior_udp_t *u)
+static void continue_reading(ior__iocp_udp_t *u)
 {
-    if (!u->closed && !u->paused && !u->reading && !u->held && !u->job_posted &&
+    if (!u->base.closed && !u->base.paused && !u->reading && !u->held && !u->job_posted &&
         !u->retry_armed)
         post_read(u);
 }
 
 static void retry_fire(ior_loop_t *loop, void *user)
 {
-    ior_udp_t *u = (ior_udp_t *)user;
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)user;
 
     (void)loop;
     u->retry_armed = 0;
@@ -162,25 +142,25 @@ static int is_refusal(DWORD err)
            err == 1225 /* ERROR_CONNECTION_REFUSED */;
 }
 
-static void deliver(ior_udp_t *u, DWORD bytes, int truncated)
+static void deliver(ior__iocp_udp_t *u, DWORD bytes, int truncated)
 {
     ior_addr_t from;
     size_t len = bytes;
 
     /* A datagram queued before ior_udp_connect may come from another. */
-    if (u->connected && !same_peer(u))
+    if (u->base.connected && !same_peer(u))
         return;
-    if (len > u->max_packet) {
-        len = u->max_packet;
+    if (len > u->base.max_packet) {
+        len = u->base.max_packet;
         truncated = 1;
     }
     from_address(&u->from, &from);
-    if (u->ops->datagram_received)
-        u->ops->datagram_received(u, u->user, u->rbuf, len, &from, truncated);
+    if (u->base.ops->datagram_received)
+        u->base.ops->datagram_received(&u->base, u->base.user, u->rbuf, len, &from, truncated);
 }
 
 /* The outcome of one read; may call the user, who may close u. */
-static void handle_read(ior_udp_t *u, DWORD bytes, DWORD err)
+static void handle_read(ior__iocp_udp_t *u, DWORD bytes, DWORD err)
 {
     if (err == 0) {
         deliver(u, bytes, 0);
@@ -192,8 +172,8 @@ static void handle_read(ior_udp_t *u, DWORD bytes, DWORD err)
          * Unconnected: a stale ICMP error about some earlier peer (the
          * ioctl that hides them failed); connected: the peer is gone.
          */
-        if (u->connected && is_refusal(err) && u->ops->connection_refused)
-            u->ops->connection_refused(u, u->user);
+        if (u->base.connected && is_refusal(err) && u->base.ops->connection_refused)
+            u->base.ops->connection_refused(&u->base, u->base.user);
     } else if (!u->retry_armed) {
         /* Unexpected: read again later rather than spin on it. */
         if (ior_call_later(&u->lp->base, IOR__IOCP_UDP_RETRY_MS, retry_fire, u,
@@ -204,16 +184,16 @@ static void handle_read(ior_udp_t *u, DWORD bytes, DWORD err)
 
 static void read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
 {
-    ior_udp_t *u = IOR__CONTAINER(op, ior_udp_t, rop);
+    ior__iocp_udp_t *u = IOR__CONTAINER(op, ior__iocp_udp_t, rop);
 
     u->reading = 0;
-    if (u->closed) {
+    if (u->base.closed) {
         ior__iocp_udp_unref(u);
         return;
     }
     if (err == IOR__IOCP_ERR_LOOKUP)
         err = ior__iocp_op_error(u->s, op);
-    if (u->paused) {
+    if (u->base.paused) {
         /* No datagram_received after pause: keep it for resume. */
         u->held = 1;
         u->held_bytes = bytes;
@@ -232,7 +212,7 @@ static void read_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
  * not run inside a user's call: a held datagram after resume, a refusal
  * collected by a send.
  */
-static void post_job(ior_udp_t *u)
+static void post_job(ior__iocp_udp_t *u)
 {
     if (u->job_posted)
         return;
@@ -243,18 +223,18 @@ static void post_job(ior_udp_t *u)
 
 static void job_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
 {
-    ior_udp_t *u = IOR__CONTAINER(op, ior_udp_t, dop);
+    ior__iocp_udp_t *u = IOR__CONTAINER(op, ior__iocp_udp_t, dop);
 
     (void)bytes;
     (void)err;
     u->job_posted = 0;
-    if (!u->closed && u->refused) {
+    if (!u->base.closed && u->refused) {
         u->refused = 0;
-        if (u->ops->connection_refused)
-            u->ops->connection_refused(u, u->user);
+        if (u->base.ops->connection_refused)
+            u->base.ops->connection_refused(&u->base, u->base.user);
     }
     /* Paused again before we ran: the datagram stays held. */
-    if (!u->closed && !u->paused && u->held) {
+    if (!u->base.closed && !u->base.paused && u->held) {
         u->held = 0;
         handle_read(u, u->held_bytes, u->held_err);
     }
@@ -263,27 +243,19 @@ static void job_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
     ior__iocp_udp_unref(u);
 }
 
-int ior_udp_pause_reading(ior_udp_t *u)
+/* The core changed u->paused (ior_udp_pause_reading, _resume_reading). */
+void ior__os_udp_reading(ior_udp_t *base)
 {
-    if (!u || u->closed)
-        return IOR_EINVAL;
-    u->paused = 1;
-    return 0;
-}
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
 
-int ior_udp_resume_reading(ior_udp_t *u)
-{
-    if (!u || u->closed)
-        return IOR_EINVAL;
-    if (!u->paused)
-        return 0;
-    u->paused = 0;
+    /* Pausing only stops re-posting (see the top). */
+    if (u->base.paused)
+        return;
     /* The held datagram first, from the loop (never inside this call). */
     if (u->held)
         post_job(u);
     else
         continue_reading(u);
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -296,9 +268,9 @@ int ior_udp_resume_reading(ior_udp_t *u)
  * Winsock error of a send that failed at once: no completion will come and
  * the datagram is still the head.
  */
-static DWORD post_send(ior_udp_t *u)
+static DWORD post_send(ior__iocp_udp_t *u)
 {
-    ior__dgram_t *d = ior__dq_peek(&u->q);
+    ior__dgram_t *d = ior__dq_peek(&u->base.q);
     WSABUF buf;
     DWORD sent = 0;
     DWORD err = 0;
@@ -334,44 +306,44 @@ static DWORD post_send(ior_udp_t *u)
  * sent once more. Anything else is the datagram's own failure: send_error,
  * and the next datagram goes.
  */
-static void head_failed(ior_udp_t *u, DWORD err)
+static void head_failed(ior__iocp_udp_t *u, DWORD err)
 {
-    if (u->connected && is_refusal(err) && !u->head_retried) {
+    if (u->base.connected && is_refusal(err) && !u->head_retried) {
         u->head_retried = 1;
-        if (u->ops->connection_refused)
-            u->ops->connection_refused(u, u->user);
+        if (u->base.ops->connection_refused)
+            u->base.ops->connection_refused(&u->base, u->base.user);
         return;
     }
-    ior__dq_pop(&u->q);
+    ior__dq_pop(&u->base.q);
     u->head_retried = 0;
-    if (u->ops->send_error)
-        u->ops->send_error(u, u->user, ior__iocp_error(err));
+    if (u->base.ops->send_error)
+        u->base.ops->send_error(&u->base, u->base.user, ior__iocp_error(err));
 }
 
 /* From the loop: sends the queue head unless a send is in flight. */
-static void pump(ior_udp_t *u)
+static void pump(ior__iocp_udp_t *u)
 {
     DWORD err;
 
-    while (!u->closed && !u->sending && !u->job_posted && ior__dq_peek(&u->q) &&
+    while (!u->base.closed && !u->sending && !u->job_posted && ior__dq_peek(&u->base.q) &&
            (err = post_send(u)) != 0)
         head_failed(u, err);
 }
 
 static void send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
 {
-    ior_udp_t *u = IOR__CONTAINER(op, ior_udp_t, sop);
+    ior__iocp_udp_t *u = IOR__CONTAINER(op, ior__iocp_udp_t, sop);
 
     (void)bytes;
     u->sending = 0;
-    if (u->closed) {
+    if (u->base.closed) {
         ior__iocp_udp_unref(u); /* the queue goes with u */
         return;
     }
     if (err == IOR__IOCP_ERR_LOOKUP)
         err = ior__iocp_op_error(u->s, op);
     if (err == 0) {
-        ior__dq_pop(&u->q);
+        ior__dq_pop(&u->base.q);
         u->head_retried = 0;
     } else {
         head_failed(u, err); /* may call the user */
@@ -386,72 +358,54 @@ static void send_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
  * returned, with nothing queued (as on POSIX); a refusal collected by it
  * is reported from the loop instead and the datagram sent again.
  */
-static int queue(ior_udp_t *u, const void *data, size_t len,
+static int queue(ior__iocp_udp_t *u, const void *data, size_t len,
                  const ior_addr_t *to)
 {
-    int rc = ior__dq_push(&u->q, data, len, to);
+    int rc = ior__dq_push(&u->base.q, data, len, to);
     DWORD err;
 
     if (rc != 0)
         return rc;
     /* Something is ahead: the loop sends this one after it. */
-    if (u->sending || u->job_posted || u->q.count > 1)
+    if (u->sending || u->job_posted || u->base.q.count > 1)
         return 0;
     err = post_send(u);
     if (err == 0)
         return 0;
-    if (u->connected && is_refusal(err)) {
+    if (u->base.connected && is_refusal(err)) {
         u->refused = 1;
         u->head_retried = 1;
         post_job(u);
         return 0;
     }
-    ior__dq_pop(&u->q);
+    ior__dq_pop(&u->base.q);
     return ior__iocp_error(err);
 }
 
-int ior_udp_send_to(ior_udp_t *u, const void *data, size_t len,
-                    const ior_addr_t *to)
+int ior__os_udp_send(ior_udp_t *u, const void *data, size_t len,
+                     const ior_addr_t *to)
 {
-    SOCKADDR_STORAGE ss;
-
-    if (!u || !to || (!data && len > 0) || u->closed)
-        return IOR_EINVAL;
-    if (to->family != IOR_AF_INET && to->family != IOR_AF_INET6)
-        return IOR_EINVAL;
-    if (u->connected)
-        return IOR_ESTATE;
-    if (ior__iocp_udp_sockaddr(u, to, &ss) == 0)
-        return IOR_EAFNOSUPPORT;
-    return queue(u, data, len, to);
+    return queue((ior__iocp_udp_t *)u, data, len, to);
 }
 
-int ior_udp_write(ior_udp_t *u, const void *data, size_t len)
+size_t ior__os_udp_queued(const ior_udp_t *base)
 {
-    if (!u || (!data && len > 0) || u->closed)
-        return IOR_EINVAL;
-    if (!u->connected)
-        return IOR_ENOTCONN;
-    return queue(u, data, len, NULL);
-}
+    const ior__iocp_udp_t *u = (const ior__iocp_udp_t *)base;
+    const ior__dgram_t *d = ior__dq_peek(&u->base.q);
 
-size_t ior_udp_send_queue_size(const ior_udp_t *u)
-{
-    const ior__dgram_t *d;
-
-    if (!u)
-        return 0;
-    d = ior__dq_peek(&u->q);
     /* The head is the OS's while its send is in flight. */
     if (u->sending && d)
-        return u->q.bytes - d->len;
-    return u->q.bytes;
+        return u->base.q.bytes - d->len;
+    return u->base.q.bytes;
 }
 
-void ior__iocp_udp_start(ior_udp_t *u)
+int ior__os_udp_start(ior_udp_t *base)
 {
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
+
     u->rop.done = read_done;
     u->dop.done = job_done;
     u->sop.done = send_done;
     post_read(u); /* its result comes back through the loop */
+    return 0;
 }

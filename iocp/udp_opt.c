@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-static int set_opt(ior_udp_t *u, int level, int name, const void *v, int len)
+static int set_opt(ior__iocp_udp_t *u, int level, int name, const void *v, int len)
 {
     if (setsockopt(u->s, level, name, (const char *)v, len) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
@@ -24,41 +24,27 @@ static int set_opt(ior_udp_t *u, int level, int name, const void *v, int len)
  * An integer option for the socket's family; on a dual-stack socket the
  * IPv4 one is set too (best effort), since IPv4 peers use it.
  */
-static int set_int(ior_udp_t *u, int v4_name, int v6_name, DWORD v)
+static int set_int(ior__iocp_udp_t *u, int v4_name, int v6_name, DWORD v)
 {
     int rc;
 
-    if (u->family == AF_INET)
+    if (u->af == AF_INET)
         return set_opt(u, IPPROTO_IP, v4_name, &v, (int)sizeof(v));
     rc = set_opt(u, IPPROTO_IPV6, v6_name, &v, (int)sizeof(v));
-    if (rc == 0 && !u->v6only)
+    if (rc == 0 && !u->base.v6only)
         set_opt(u, IPPROTO_IP, v4_name, &v, (int)sizeof(v));
     return rc;
 }
 
-static int check(const ior_udp_t *u)
+/* Checked by common/udp_mcast.c: families match and the socket can reach. */
+int ior__os_udp_membership(ior_udp_t *base, const ior_addr_t *group,
+                           const ior_addr_t *iface, int join)
 {
-    if (!u || u->closed)
-        return IOR_EINVAL;
-    return 0;
-}
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
 
-static int membership(ior_udp_t *u, const ior_addr_t *group,
-                      const ior_addr_t *iface, int join)
-{
-    int rc = check(u);
-
-    if (rc != 0)
-        return rc;
-    if (!group)
-        return IOR_EINVAL;
     if (group->family == IOR_AF_INET) {
         struct ip_mreq m;
 
-        if (u->family == AF_INET6 && u->v6only)
-            return IOR_EAFNOSUPPORT;
-        if (iface && iface->family != IOR_AF_INET)
-            return IOR_EINVAL;
         memset(&m, 0, sizeof(m));
         memcpy(&m.imr_multiaddr, group->bytes, 4);
         if (iface)
@@ -66,12 +52,9 @@ static int membership(ior_udp_t *u, const ior_addr_t *group,
         return set_opt(u, IPPROTO_IP,
                        join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m,
                        (int)sizeof(m));
-    }
-    if (group->family == IOR_AF_INET6) {
+    } else {
         struct ipv6_mreq m;
 
-        if (u->family != AF_INET6)
-            return IOR_EAFNOSUPPORT;
         memset(&m, 0, sizeof(m));
         memcpy(&m.ipv6mr_multiaddr, group->bytes, 16);
         m.ipv6mr_interface = iface ? iface->scope_id : 0;
@@ -79,73 +62,44 @@ static int membership(ior_udp_t *u, const ior_addr_t *group,
                        join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m,
                        (int)sizeof(m));
     }
-    return group->family == 0 ? IOR_EINVAL : IOR_EAFNOSUPPORT;
 }
 
-int ior_udp_join_group(ior_udp_t *u, const ior_addr_t *group,
-                       const ior_addr_t *iface)
+int ior__os_udp_multicast_ttl(ior_udp_t *base, int ttl)
 {
-    return membership(u, group, iface, 1);
+    return set_int((ior__iocp_udp_t *)base, IP_MULTICAST_TTL,
+                   IPV6_MULTICAST_HOPS, (DWORD)ttl);
 }
 
-int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
-                        const ior_addr_t *iface)
+int ior__os_udp_multicast_loop(ior_udp_t *base, int on)
 {
-    return membership(u, group, iface, 0);
+    return set_int((ior__iocp_udp_t *)base, IP_MULTICAST_LOOP,
+                   IPV6_MULTICAST_LOOP, on ? 1u : 0u);
 }
 
-int ior_udp_set_multicast_ttl(ior_udp_t *u, int ttl)
+int ior__os_udp_multicast_if(ior_udp_t *base, const ior_addr_t *iface)
 {
-    int rc = check(u);
-
-    if (rc != 0)
-        return rc;
-    if (ttl < 0 || ttl > 255)
-        return IOR_EINVAL;
-    return set_int(u, IP_MULTICAST_TTL, IPV6_MULTICAST_HOPS, (DWORD)ttl);
-}
-
-int ior_udp_set_multicast_loop(ior_udp_t *u, int on)
-{
-    int rc = check(u);
-
-    if (rc != 0)
-        return rc;
-    return set_int(u, IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP, on ? 1u : 0u);
-}
-
-int ior_udp_set_multicast_interface(ior_udp_t *u, const ior_addr_t *iface)
-{
-    int rc = check(u);
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
     struct in_addr in;
     DWORD index;
+    int rc;
 
-    if (rc != 0)
-        return rc;
     memset(&in, 0, sizeof(in)); /* INADDR_ANY: the system's choice */
     if (!iface) {
         index = 0;
-        if (u->family == AF_INET)
+        if (u->af == AF_INET)
             return set_opt(u, IPPROTO_IP, IP_MULTICAST_IF, &in,
                            (int)sizeof(in));
         rc = set_opt(u, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index,
                      (int)sizeof(index));
-        if (rc == 0 && !u->v6only)
+        if (rc == 0 && !u->base.v6only)
             set_opt(u, IPPROTO_IP, IP_MULTICAST_IF, &in, (int)sizeof(in));
         return rc;
     }
     if (iface->family == IOR_AF_INET) {
-        if (u->family == AF_INET6 && u->v6only)
-            return IOR_EAFNOSUPPORT;
         memcpy(&in, iface->bytes, 4);
         return set_opt(u, IPPROTO_IP, IP_MULTICAST_IF, &in, (int)sizeof(in));
     }
-    if (iface->family == IOR_AF_INET6) {
-        if (u->family != AF_INET6)
-            return IOR_EAFNOSUPPORT;
-        index = iface->scope_id;
-        return set_opt(u, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index,
-                       (int)sizeof(index));
-    }
-    return iface->family == 0 ? IOR_EINVAL : IOR_EAFNOSUPPORT;
+    index = iface->scope_id;
+    return set_opt(u, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index,
+                   (int)sizeof(index));
 }

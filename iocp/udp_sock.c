@@ -31,7 +31,7 @@
 /* ------------------------------------------------------------------ */
 
 /* Whether ICMP port unreachable fails later reads (see the top). */
-static void set_connreset(ior_udp_t *u, BOOL on)
+static void set_connreset(ior__iocp_udp_t *u, BOOL on)
 {
     DWORD got = 0;
 
@@ -41,23 +41,23 @@ static void set_connreset(ior_udp_t *u, BOOL on)
 }
 
 /* As socket.c decides for TCP: skip mode only on IFS providers. */
-static int want_skip(ior_udp_t *u)
+static int want_skip(ior__iocp_udp_t *u)
 {
-    int idx = u->family == AF_INET6 ? 1 : 0;
+    int idx = u->af == AF_INET6 ? 1 : 0;
 
     if (u->lp->skip_ok[idx] == 0) /* IOR_IOCP_NO_SKIP, or TCP is not IFS */
         return 0;
     return ior__iocp_provider_is_ifs(u->s);
 }
 
-static int open_socket(ior_udp_t *u, const ior_addr_t *addr,
+static int open_socket(ior__iocp_udp_t *u, const ior_addr_t *addr,
                        const ior_udp_options_t *opts)
 {
     SOCKADDR_STORAGE ss;
     BOOL one = TRUE;
     int len;
 
-    u->s = WSASocketW(u->family, SOCK_DGRAM, IPPROTO_UDP, NULL, 0,
+    u->s = WSASocketW(u->af, SOCK_DGRAM, IPPROTO_UDP, NULL, 0,
                       WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (u->s == INVALID_SOCKET)
         return ior__iocp_error((DWORD)WSAGetLastError());
@@ -71,9 +71,9 @@ static int open_socket(ior_udp_t *u, const ior_addr_t *addr,
                (opts && opts->reuse_address) ? SO_REUSEADDR
                                              : SO_EXCLUSIVEADDRUSE,
                (const char *)&one, (int)sizeof(one));
-    if (u->family == AF_INET6) {
+    if (u->af == AF_INET6) {
         /* Windows defaults to IPv6 only; ior defaults to dual-stack. */
-        DWORD v6only = (DWORD)u->v6only;
+        DWORD v6only = (DWORD)u->base.v6only;
         setsockopt(u->s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only,
                    (int)sizeof(v6only));
     }
@@ -90,25 +90,17 @@ static int open_socket(ior_udp_t *u, const ior_addr_t *addr,
     return 0;
 }
 
-static void handle_close(ior__handle_t *h)
+/*
+ * The socket (the core checked the family and fills its part after this
+ * returns); its first read is posted by ior__os_udp_start (udp.c).
+ */
+int ior__os_udp_open(ior_loop_t *loop, const ior_addr_t *addr,
+                     const ior_udp_options_t *opts, ior_udp_t **out)
 {
-    ior_udp_close(IOR__CONTAINER(h, ior_udp_t, h));
-}
-
-int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_udp_options_t *opts, const ior_udp_ops_t *ops,
-                   void *user, ior_udp_t **out)
-{
-    ior_udp_t *u;
-    int family;
+    ior__iocp_udp_t *u;
     int rc;
 
-    if (!loop || !addr || !ops || !out)
-        return IOR_EINVAL;
-    family = ior__iocp_af(addr);
-    if (!family)
-        return addr->family == 0 ? IOR_EINVAL : IOR_EAFNOSUPPORT;
-    u = (ior_udp_t *)ior__calloc(1, sizeof(*u));
+    u = (ior__iocp_udp_t *)ior__calloc(1, sizeof(*u));
     if (!u)
         return IOR_ENOMEM;
     u->rbuf = (char *)ior__malloc(IOR__IOCP_UDP_RBUF);
@@ -117,13 +109,10 @@ int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
         return IOR_ENOMEM;
     }
     u->lp = ior__iocp_loop(loop);
-    u->family = family;
-    u->v6only = (opts && opts->ipv6_only) ? 1 : 0;
-    u->ops = ops;
-    u->user = user;
-    u->max_packet = (opts && opts->max_packet_size) ? opts->max_packet_size
-                                                    : IOR__UDP_DEFAULT_PACKET;
-    ior__dq_init(&u->q, opts ? opts->max_send_queue : 0);
+    u->af = ior__iocp_af(addr);
+    /* open_socket reads it; the core sets the same value afterwards. */
+    u->base.v6only = (opts && opts->ipv6_only) ? 1 : 0;
+    u->s = INVALID_SOCKET;
     rc = open_socket(u, addr, opts);
     if (rc != 0) {
         if (u->s != INVALID_SOCKET)
@@ -133,43 +122,32 @@ int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
         return rc;
     }
     u->refs = 1;
-    u->h.close = handle_close;
-    ior__core_handle_add(loop, &u->h);
-    ior__iocp_udp_start(u);
-    *out = u;
+    *out = &u->base;
     return 0;
 }
 
-int ior_udp_address(const ior_udp_t *u, ior_addr_t *out)
+int ior__os_udp_address(const ior_udp_t *base, ior_addr_t *out)
 {
+    const ior__iocp_udp_t *u = (const ior__iocp_udp_t *)base;
     SOCKADDR_STORAGE ss;
     int len = (int)sizeof(ss);
 
-    if (!u || !out || u->closed)
-        return IOR_EINVAL;
     /* Asked each time: ior_udp_connect may pick a local address. */
     if (getsockname(u->s, (struct sockaddr *)&ss, &len) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
     return ior__iocp_addr_from_sockaddr((struct sockaddr *)&ss, out);
 }
 
-int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer)
+int ior__os_udp_connect(ior_udp_t *base, const ior_addr_t *peer)
 {
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
     SOCKADDR_STORAGE ss;
-    int len;
+    int len = ior__iocp_udp_sockaddr(u, peer, &ss);
 
-    if (!u || !peer || u->closed)
-        return IOR_EINVAL;
-    if (peer->family != IOR_AF_INET && peer->family != IOR_AF_INET6)
-        return IOR_EINVAL;
-    len = ior__iocp_udp_sockaddr(u, peer, &ss);
-    if (len == 0)
-        return IOR_EAFNOSUPPORT;
     if (connect(u->s, (struct sockaddr *)&ss, len) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
-    u->peer = ss;
+    u->peer_ss = ss;
     u->peer_len = len;
-    u->connected = 1;
     set_connreset(u, TRUE);
     return 0;
 }
@@ -179,20 +157,17 @@ int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer)
  * last of them has come back through the loop. Queued datagrams are
  * dropped, a held one too.
  */
-void ior_udp_close(ior_udp_t *u)
+void ior__os_udp_close(ior_udp_t *base)
 {
-    if (!u || u->closed)
-        return;
-    u->closed = 1;
+    ior__iocp_udp_t *u = (ior__iocp_udp_t *)base;
+
     if (u->retry_armed) {
         ior_timer_cancel(&u->lp->base, u->retry_timer);
         u->retry_armed = 0;
     }
-    ior__core_handle_remove(&u->lp->base, &u->h);
     if (u->reading || u->sending)
         CancelIoEx((HANDLE)u->s, NULL);
     closesocket(u->s);
     u->s = INVALID_SOCKET;
     ior__iocp_udp_unref(u);
 }
-

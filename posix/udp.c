@@ -43,76 +43,61 @@
 #define IOR__DGRAMS_PER_EVENT 64
 #define IOR__DSENDS_PER_EVENT 64
 
-struct ior_udp {
-    ior__handle_t handle; /* first: ior_loop_free closes it */
-    ior_loop_t *loop;
+/* The backend's UDP socket; the core's part (common/udp.c) first. */
+typedef struct ior__posix_udp {
+    struct ior_udp base;
     ior__io_t io;
     ior__later_t later;
-    const ior_udp_ops_t *ops;
-    void *user;
-    ior__dqueue_t q;
-    size_t max_packet;
-    int family; /* AF_INET or AF_INET6: the socket's own */
-    ior_addr_t peer;
-    unsigned char connected;
-    unsigned char reading;    /* not paused */
     unsigned char want_write; /* queue non-empty: waiting for room */
     unsigned char refused;    /* a refusal to report from the loop */
-    unsigned char closed;
-};
+} ior__posix_udp_t;
 
-#define UDP_OF(iop) ((ior_udp_t *)((char *)(iop)-offsetof(ior_udp_t, io)))
+#define PU(u) ((ior__posix_udp_t *)(u))
+#define UDP_OF(iop)                                                        \
+    ((ior__posix_udp_t *)((char *)(iop)-offsetof(ior__posix_udp_t, io)))
 
-static void udp_update(ior_udp_t *u)
+static void udp_update(ior__posix_udp_t *pu)
 {
     unsigned ev = 0;
-    if (u->closed)
+    if (pu->base.closed)
         return;
-    if (u->reading)
+    if (!pu->base.paused)
         ev |= IOR__IO_READ;
-    if (u->want_write)
+    if (pu->want_write)
         ev |= IOR__IO_WRITE;
     /* Only ENOMEM growing the poll set can fail; the next change retries. */
-    (void)ior__io_set(IOR__PL(u->loop), &u->io, ev);
+    (void)ior__io_set(IOR__PL(pu->base.loop), &pu->io, ev);
 }
 
 /*
- * The sockaddr for `a` on this socket: an IPv4 address on an IPv6 socket
- * becomes IPv4-mapped (dual-stack); IPv6 on an IPv4 socket cannot be sent.
+ * The sockaddr for `a` on this socket (the core checked that it can reach
+ * it): an IPv4 address on an IPv6 socket becomes IPv4-mapped (dual-stack).
  */
-static int udp_sockaddr(const ior_udp_t *u, const ior_addr_t *a,
-                        struct sockaddr_storage *ss, socklen_t *len)
+static void udp_sockaddr(const ior_udp_t *u, const ior_addr_t *a,
+                         struct sockaddr_storage *ss, socklen_t *len)
 {
-    if (a->family == IOR_AF_INET && u->family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        memset(ss, 0, sizeof(*ss));
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        s6->sin6_addr.s6_addr[10] = 0xff;
-        s6->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&s6->sin6_addr.s6_addr[12], a->bytes, 4);
-        *len = sizeof(*s6);
-        return 0;
+    ior_addr_t m;
+    if (a->family == IOR_AF_INET && u->family == IOR_AF_INET6) {
+        ior__addr_map_v6(a, &m);
+        a = &m;
     }
-    if (a->family == IOR_AF_INET6 && u->family == AF_INET)
-        return IOR_EAFNOSUPPORT;
-    return ior__addr_to_sockaddr(a, ss, len);
+    (void)ior__addr_to_sockaddr(a, ss, len);
 }
 
 /* One send: 0, or the errno. to NULL: the connected peer. */
-static int udp_send_one(ior_udp_t *u, const void *data, size_t len,
+static int udp_send_one(ior__posix_udp_t *pu, const void *data, size_t len,
                         const ior_addr_t *to)
 {
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     ssize_t n;
-    if (to != NULL && udp_sockaddr(u, to, &ss, &sl) != 0)
-        return EAFNOSUPPORT;
+    if (to != NULL)
+        udp_sockaddr(&pu->base, to, &ss, &sl);
     do {
         if (to == NULL)
-            n = send(u->io.fd, data, len, MSG_NOSIGNAL);
+            n = send(pu->io.fd, data, len, MSG_NOSIGNAL);
         else
-            n = sendto(u->io.fd, data, len, MSG_NOSIGNAL,
+            n = sendto(pu->io.fd, data, len, MSG_NOSIGNAL,
                        (struct sockaddr *)&ss, sl);
     } while (n < 0 && errno == EINTR);
     return n < 0 ? errno : 0;
@@ -125,16 +110,17 @@ static void report_refused(ior_udp_t *u)
 }
 
 /* Writability (or an error event): the queue, oldest first. */
-static void udp_flush(ior_udp_t *u)
+static void udp_flush(ior__posix_udp_t *pu)
 {
+    ior_udp_t *u = &pu->base;
     int budget = IOR__DSENDS_PER_EVENT;
     ior__dgram_t *d;
-    if (u->refused) {
-        u->refused = 0;
+    if (pu->refused) {
+        pu->refused = 0;
         report_refused(u);
     }
     while (!u->closed && budget-- > 0 && (d = ior__dq_peek(&u->q)) != NULL) {
-        int e = udp_send_one(u, ior__dq_data(d), d->len,
+        int e = udp_send_one(pu, ior__dq_data(d), d->len,
                              d->to.family != 0 ? &d->to : NULL);
         if (e == EAGAIN || e == EWOULDBLOCK)
             break;
@@ -148,13 +134,14 @@ static void udp_flush(ior_udp_t *u)
     }
     if (u->closed)
         return;
-    u->want_write = u->q.count > 0 || u->refused;
-    udp_update(u);
+    pu->want_write = u->q.count > 0 || pu->refused;
+    udp_update(pu);
 }
 
 /* Readability: up to IOR__DGRAMS_PER_EVENT datagrams. */
-static void udp_read(ior__posix_loop_t *pl, ior_udp_t *u)
+static void udp_read(ior__posix_loop_t *pl, ior__posix_udp_t *pu)
 {
+    ior_udp_t *u = &pu->base;
     int i;
     size_t cap = u->max_packet < pl->rbuf_size ? u->max_packet : pl->rbuf_size;
     for (i = 0; i < IOR__DGRAMS_PER_EVENT; i++) {
@@ -163,7 +150,7 @@ static void udp_read(ior__posix_loop_t *pl, ior_udp_t *u)
         struct msghdr msg;
         ior_addr_t from;
         ssize_t n;
-        if (u->closed || !u->reading)
+        if (u->closed || u->paused)
             return;
         iov.iov_base = pl->rbuf;
         iov.iov_len = cap;
@@ -173,7 +160,7 @@ static void udp_read(ior__posix_loop_t *pl, ior_udp_t *u)
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
         do {
-            n = recvmsg(u->io.fd, &msg, 0);
+            n = recvmsg(pu->io.fd, &msg, 0);
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             if (errno == ECONNREFUSED && u->connected) {
@@ -183,6 +170,7 @@ static void udp_read(ior__posix_loop_t *pl, ior_udp_t *u)
             return; /* EAGAIN; anything else was consumed with the read */
         }
         memset(&from, 0, sizeof(from));
+        /* An IPv4 sender on a dual-stack socket comes back as IPv4. */
         if (msg.msg_namelen > 0)
             (void)ior__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
         if (u->ops->datagram_received != NULL)
@@ -193,32 +181,24 @@ static void udp_read(ior__posix_loop_t *pl, ior_udp_t *u)
 
 static void udp_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
 {
-    ior_udp_t *u = UDP_OF(io);
+    ior__posix_udp_t *pu = UDP_OF(io);
     /* ERR: the pending error is collected by the recv or the send. */
-    if ((rev & (IOR__IO_READ | IOR__IO_ERR)) && u->reading)
-        udp_read(pl, u);
-    if ((rev & (IOR__IO_WRITE | IOR__IO_ERR)) && u->want_write && !u->closed)
-        udp_flush(u);
+    if ((rev & (IOR__IO_READ | IOR__IO_ERR)) && !pu->base.paused)
+        udp_read(pl, pu);
+    if ((rev & (IOR__IO_WRITE | IOR__IO_ERR)) && pu->want_write &&
+        !pu->base.closed)
+        udp_flush(pu);
 }
 
-void ior_udp_close(ior_udp_t *u)
+void ior__os_udp_close(ior_udp_t *u)
 {
-    ior__posix_loop_t *pl;
-    if (u == NULL || u->closed)
-        return;
-    pl = IOR__PL(u->loop);
-    u->closed = 1;
-    ior__io_stop(pl, &u->io);
-    ior__close_fd(u->io.fd);
-    u->io.fd = -1;
+    ior__posix_udp_t *pu = PU(u);
+    ior__posix_loop_t *pl = IOR__PL(u->loop);
+    ior__io_stop(pl, &pu->io);
+    ior__close_fd(pu->io.fd);
+    pu->io.fd = -1;
     ior__dq_clear(&u->q);
-    ior__core_handle_remove(u->loop, &u->handle);
-    ior__posix_free_later(pl, &u->later, u);
-}
-
-static void udp_handle_close(ior__handle_t *h)
-{
-    ior_udp_close((ior_udp_t *)h);
+    ior__posix_free_later(pl, &pu->later, pu);
 }
 
 static int udp_socket(const struct sockaddr_storage *ss, socklen_t len,
@@ -245,78 +225,57 @@ static int udp_socket(const struct sockaddr_storage *ss, socklen_t len,
     return 0;
 }
 
-int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_udp_options_t *opts, const ior_udp_ops_t *ops,
-                   void *user, ior_udp_t **out)
+int ior__os_udp_open(ior_loop_t *loop, const ior_addr_t *addr,
+                     const ior_udp_options_t *opts, ior_udp_t **out)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    ior_udp_t *u;
+    ior__posix_udp_t *pu;
     int fd = -1;
     int r;
-    if (loop == NULL || addr == NULL || ops == NULL || out == NULL)
-        return IOR_EINVAL;
-    r = ior__addr_to_sockaddr(addr, &ss, &len);
-    if (r != 0)
-        return r;
-    u = ior__calloc(1, sizeof(*u));
-    if (u == NULL)
+    (void)loop;
+    (void)ior__addr_to_sockaddr(addr, &ss, &len);
+    pu = ior__calloc(1, sizeof(*pu));
+    if (pu == NULL)
         return IOR_ENOMEM;
     r = udp_socket(&ss, len, opts, &fd);
     if (r != 0) {
-        ior__free(u);
+        ior__free(pu);
         return r;
     }
-    u->loop = loop;
-    u->ops = ops;
-    u->user = user;
-    u->family = ss.ss_family;
-    u->max_packet = opts != NULL && opts->max_packet_size > 0
-                        ? opts->max_packet_size
-                        : IOR__UDP_DEFAULT_PACKET;
-    ior__dq_init(&u->q, opts != NULL ? opts->max_send_queue : 0);
-    u->reading = 1;
-    u->handle.close = udp_handle_close;
-    ior__io_init(&u->io, fd, udp_on_io);
-    r = ior__io_set(IOR__PL(loop), &u->io, IOR__IO_READ);
-    if (r != 0) {
-        ior__close_fd(fd);
-        ior__free(u);
-        return r;
-    }
-    ior__core_handle_add(loop, &u->handle);
-    *out = u;
+    ior__io_init(&pu->io, fd, udp_on_io);
+    *out = &pu->base;
     return 0;
 }
 
-int ior_udp_address(const ior_udp_t *u, ior_addr_t *out)
+int ior__os_udp_start(ior_udp_t *u)
+{
+    return ior__io_set(IOR__PL(u->loop), &PU(u)->io, IOR__IO_READ);
+}
+
+int ior__os_udp_address(const ior_udp_t *u, ior_addr_t *out)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (u == NULL || out == NULL)
-        return IOR_EINVAL;
-    if (getsockname(u->io.fd, (struct sockaddr *)&ss, &len) != 0)
+    if (getsockname(PU(u)->io.fd, (struct sockaddr *)&ss, &len) != 0)
         return ior__posix_error(errno);
     return ior__addr_from_sockaddr(out, (struct sockaddr *)&ss);
 }
 
 /* Sends now if nothing waits, else queues; see the top of the file. */
-static int udp_send(ior_udp_t *u, const void *data, size_t len,
-                    const ior_addr_t *to)
+int ior__os_udp_send(ior_udp_t *u, const void *data, size_t len,
+                     const ior_addr_t *to)
 {
+    ior__posix_udp_t *pu = PU(u);
     int r;
-    if (len > IOR__UDP_MAX_PAYLOAD)
-        return IOR_EMSGSIZE;
-    if (len > u->q.limit)
-        return IOR_ENOBUFS; /* could never be queued: refuse it everywhere */
-    if (!u->want_write) {
-        int e = udp_send_one(u, data, len, to);
+    if (!pu->want_write) {
+        int e = udp_send_one(pu, data, len, to);
         if (e == 0)
             return 0;
         if (e == ECONNREFUSED && u->connected) {
-            u->refused = 1; /* reported from the loop; then sent again */
-            u->want_write = 1;
-            udp_update(u);
+            pu->refused = 1; /* reported from the loop; then sent again */
+            pu->want_write = 1;
+            udp_update(pu);
         } else if (e != EAGAIN && e != EWOULDBLOCK) {
             return ior__posix_error(e);
         }
@@ -324,125 +283,64 @@ static int udp_send(ior_udp_t *u, const void *data, size_t len,
     r = ior__dq_push(&u->q, data, len, to);
     if (r != 0)
         return r;
-    u->want_write = 1;
-    udp_update(u);
+    pu->want_write = 1;
+    udp_update(pu);
     return 0;
 }
 
-int ior_udp_send_to(ior_udp_t *u, const void *data, size_t len,
-                    const ior_addr_t *to)
-{
-    if (u == NULL || to == NULL || (data == NULL && len > 0) || u->closed)
-        return IOR_EINVAL;
-    if (to->family != IOR_AF_INET && to->family != IOR_AF_INET6)
-        return IOR_EINVAL;
-    if (u->connected)
-        return IOR_ESTATE;
-    if (to->family == IOR_AF_INET6 && u->family == AF_INET)
-        return IOR_EAFNOSUPPORT;
-    return udp_send(u, data, len, to);
-}
-
-int ior_udp_write(ior_udp_t *u, const void *data, size_t len)
-{
-    if (u == NULL || (data == NULL && len > 0) || u->closed)
-        return IOR_EINVAL;
-    if (!u->connected)
-        return IOR_ENOTCONN;
-    return udp_send(u, data, len, NULL);
-}
-
-int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer)
+int ior__os_udp_connect(ior_udp_t *u, const ior_addr_t *peer)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int r;
-    if (u == NULL || peer == NULL || u->closed)
-        return IOR_EINVAL;
-    r = udp_sockaddr(u, peer, &ss, &len);
-    if (r != 0)
-        return r;
-    if (connect(u->io.fd, (struct sockaddr *)&ss, len) != 0)
+    udp_sockaddr(u, peer, &ss, &len);
+    if (connect(PU(u)->io.fd, (struct sockaddr *)&ss, len) != 0)
         return ior__posix_error(errno);
-    u->connected = 1;
-    u->peer = *peer;
     return 0;
 }
 
-size_t ior_udp_send_queue_size(const ior_udp_t *u)
+size_t ior__os_udp_queued(const ior_udp_t *u)
 {
-    return u != NULL ? u->q.bytes : 0;
+    return u->q.bytes;
 }
 
-int ior_udp_pause_reading(ior_udp_t *u)
+void ior__os_udp_reading(ior_udp_t *u)
 {
-    if (u == NULL || u->closed)
-        return IOR_EINVAL;
-    u->reading = 0;
-    udp_update(u);
-    return 0;
+    udp_update(PU(u));
 }
 
-int ior_udp_resume_reading(ior_udp_t *u)
-{
-    if (u == NULL || u->closed)
-        return IOR_EINVAL;
-    u->reading = 1;
-    udp_update(u);
-    return 0;
-}
-
-
-/* --- Multicast ---------------------------------------------------------- */
+/* --- Multicast (checked by common/udp_mcast.c) ------------------------- */
 
 /*
  * The level follows the group's family (an IPv4 group on a dual-stack
  * IPv6 socket uses the IPv4 options, which Linux accepts there). An IPv6
  * interface is named by its index: iface->scope_id.
  */
-static int udp_membership(ior_udp_t *u, const ior_addr_t *group,
-                          const ior_addr_t *iface, int join)
+int ior__os_udp_membership(ior_udp_t *u, const ior_addr_t *group,
+                           const ior_addr_t *iface, int join)
 {
+    int fd = PU(u)->io.fd;
     int r;
-    if (u == NULL || group == NULL || u->closed)
-        return IOR_EINVAL;
     if (group->family == IOR_AF_INET) {
         struct ip_mreq mr;
         memset(&mr, 0, sizeof(mr));
         memcpy(&mr.imr_multiaddr, group->bytes, 4);
-        if (iface != NULL && iface->family == IOR_AF_INET)
+        if (iface != NULL)
             memcpy(&mr.imr_interface, iface->bytes, 4);
         else
             mr.imr_interface.s_addr = htonl(INADDR_ANY);
-        r = setsockopt(u->io.fd, IPPROTO_IP,
+        r = setsockopt(fd, IPPROTO_IP,
                        join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &mr,
                        sizeof(mr));
-    } else if (group->family == IOR_AF_INET6) {
+    } else {
         struct ipv6_mreq mr;
-        if (u->family != AF_INET6)
-            return IOR_EAFNOSUPPORT;
         memset(&mr, 0, sizeof(mr));
         memcpy(&mr.ipv6mr_multiaddr, group->bytes, 16);
         mr.ipv6mr_interface = iface != NULL ? iface->scope_id : 0;
-        r = setsockopt(u->io.fd, IPPROTO_IPV6,
+        r = setsockopt(fd, IPPROTO_IPV6,
                        join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &mr,
                        sizeof(mr));
-    } else {
-        return IOR_EINVAL;
     }
     return r != 0 ? ior__posix_error(errno) : 0;
-}
-
-int ior_udp_join_group(ior_udp_t *u, const ior_addr_t *group,
-                       const ior_addr_t *iface)
-{
-    return udp_membership(u, group, iface, 1);
-}
-
-int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
-                        const ior_addr_t *iface)
-{
-    return udp_membership(u, group, iface, 0);
 }
 
 /*
@@ -451,83 +349,77 @@ int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
  */
 static int udp_opt_v4(ior_udp_t *u, int name, int value)
 {
+    int fd = PU(u)->io.fd;
     unsigned char b = (unsigned char)value;
-    if (setsockopt(u->io.fd, IPPROTO_IP, name, &value, sizeof(value)) == 0)
+    if (setsockopt(fd, IPPROTO_IP, name, &value, sizeof(value)) == 0)
         return 0;
-    if (setsockopt(u->io.fd, IPPROTO_IP, name, &b, sizeof(b)) == 0)
+    if (setsockopt(fd, IPPROTO_IP, name, &b, sizeof(b)) == 0)
         return 0;
     return ior__posix_error(errno);
 }
 
 static int udp_opt_v6(ior_udp_t *u, int name, int value)
 {
-    if (setsockopt(u->io.fd, IPPROTO_IPV6, name, &value, sizeof(value)) != 0)
+    if (setsockopt(PU(u)->io.fd, IPPROTO_IPV6, name, &value, sizeof(value)) !=
+        0)
         return ior__posix_error(errno);
     return 0;
 }
 
-int ior_udp_set_multicast_ttl(ior_udp_t *u, int ttl)
+int ior__os_udp_multicast_ttl(ior_udp_t *u, int ttl)
 {
-    if (u == NULL || u->closed || ttl < 0 || ttl > 255)
-        return IOR_EINVAL;
-    if (u->family == AF_INET6) {
+    if (u->family == IOR_AF_INET6) {
         int r = udp_opt_v6(u, IPV6_MULTICAST_HOPS, ttl);
-        if (r == 0) /* the IPv4 side of a dual-stack socket too */
+        if (r == 0 && !u->v6only) /* the IPv4 side of a dual-stack socket */
             (void)udp_opt_v4(u, IP_MULTICAST_TTL, ttl);
         return r;
     }
     return udp_opt_v4(u, IP_MULTICAST_TTL, ttl);
 }
 
-int ior_udp_set_multicast_loop(ior_udp_t *u, int on)
+int ior__os_udp_multicast_loop(ior_udp_t *u, int on)
 {
-    if (u == NULL || u->closed)
-        return IOR_EINVAL;
-    on = on ? 1 : 0;
-    if (u->family == AF_INET6) {
+    if (u->family == IOR_AF_INET6) {
         int r = udp_opt_v6(u, IPV6_MULTICAST_LOOP, on);
-        if (r == 0)
+        if (r == 0 && !u->v6only)
             (void)udp_opt_v4(u, IP_MULTICAST_LOOP, on);
         return r;
     }
     return udp_opt_v4(u, IP_MULTICAST_LOOP, on);
 }
 
-int ior_udp_set_multicast_interface(ior_udp_t *u, const ior_addr_t *iface)
+static int udp_if_v4(ior_udp_t *u, const unsigned char *bytes)
 {
-    if (u == NULL || u->closed)
-        return IOR_EINVAL;
+    struct in_addr in;
+    memcpy(&in, bytes, 4);
+    if (setsockopt(PU(u)->io.fd, IPPROTO_IP, IP_MULTICAST_IF, &in,
+                   sizeof(in)) != 0)
+        return ior__posix_error(errno);
+    return 0;
+}
+
+static int udp_if_v6(ior_udp_t *u, unsigned idx)
+{
+    if (setsockopt(PU(u)->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx,
+                   sizeof(idx)) != 0)
+        return ior__posix_error(errno);
+    return 0;
+}
+
+int ior__os_udp_multicast_if(ior_udp_t *u, const ior_addr_t *iface)
+{
+    static const unsigned char any[4] = {0, 0, 0, 0};
     if (iface == NULL) {
         /* "Any": the system's choice, as ior.h says. */
-        struct in_addr any;
-        unsigned idx = 0;
-        memset(&any, 0, sizeof(any));
-        if (u->family == AF_INET6)
-            return setsockopt(u->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF,
-                              &idx, sizeof(idx)) != 0
-                       ? ior__posix_error(errno)
-                       : 0;
-        return setsockopt(u->io.fd, IPPROTO_IP, IP_MULTICAST_IF, &any,
-                          sizeof(any)) != 0
-                   ? ior__posix_error(errno)
-                   : 0;
+        int r;
+        if (u->family == IOR_AF_INET)
+            return udp_if_v4(u, any);
+        r = udp_if_v6(u, 0);
+        if (r == 0 && !u->v6only)
+            (void)udp_if_v4(u, any);
+        return r;
     }
-    if (iface->family == IOR_AF_INET) {
-        struct in_addr in;
-        memcpy(&in, iface->bytes, 4);
-        if (setsockopt(u->io.fd, IPPROTO_IP, IP_MULTICAST_IF, &in,
-                       sizeof(in)) != 0)
-            return ior__posix_error(errno);
-        return 0;
-    }
-    if (iface->family == IOR_AF_INET6) {
-        unsigned idx = iface->scope_id;
-        if (u->family != AF_INET6)
-            return IOR_EAFNOSUPPORT;
-        if (setsockopt(u->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx,
-                       sizeof(idx)) != 0)
-            return ior__posix_error(errno);
-        return 0;
-    }
-    return IOR_EINVAL;
+    if (iface->family == IOR_AF_INET)
+        return udp_if_v4(u, iface->bytes);
+    return udp_if_v6(u, iface->scope_id);
 }

@@ -23,7 +23,8 @@ set(_ior_model_sources
     ${_ior_model_dir}/model_exec.c
     ${_ior_model_dir}/model_heap.c
     ${_ior_model_dir}/model_fake.c
-    ${_ior_model_dir}/fake_os_stubs.c)
+    ${_ior_model_dir}/fake_os_stubs.c
+    ${_ior_model_dir}/fake_udp.c)
 
 add_executable(core_model
     ${_ior_model_sources}

@@ -271,24 +271,6 @@ int ior__os_resolve(const char *host, uint16_t port, int family,
     return IOR_ENOTSUP;
 }
 
-/* UDP lives in the backends; common/udp_producer.c only forwards here. */
-int ior_udp_pause_reading(ior_udp_t *u)
-{
-    (void)u;
-    return IOR_ENOTSUP;
-}
-
-int ior_udp_resume_reading(ior_udp_t *u)
-{
-    (void)u;
-    return IOR_ENOTSUP;
-}
-
-void ior_udp_close(ior_udp_t *u)
-{
-    (void)u;
-}
-
 /* No direct-write fast path here: every byte goes through the queue, so
  * the tests see the core's own bookkeeping. */
 size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)

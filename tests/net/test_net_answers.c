@@ -250,6 +250,136 @@ static void test_tcp_calls_on_a_pipe_are_not_supported(void **state)
     nu_platform_close_handle(wr);
 }
 
+/* --- UDP ------------------------------------------------------------------ */
+
+typedef struct udp_ctx {
+    nu_loop_t nl;
+    ior_addr_t from;
+    int got;
+} udp_ctx_t;
+
+static void udp_got(ior_udp_t *u, void *user, const void *data, size_t len,
+                    const ior_addr_t *from, int truncated)
+{
+    udp_ctx_t *x = user;
+    (void)u;
+    (void)data;
+    (void)len;
+    (void)truncated;
+    x->from = *from;
+    x->got++;
+    nu_done(x->nl.loop);
+}
+
+static const ior_udp_ops_t udp_recv_ops = {udp_got, NULL, NULL};
+static const ior_udp_ops_t udp_quiet_ops = {NULL, NULL, NULL};
+
+/*
+ * A family that is neither IPv4 nor IPv6 (0 included) is IOR_EINVAL for
+ * every UDP call that takes an address.
+ */
+static void test_udp_bad_family_is_einval_everywhere(void **state)
+{
+    nu_loop_t nl;
+    ior_addr_t a;
+    ior_addr_t bad;
+    ior_udp_t *u = NULL;
+    int f;
+    static const uint16_t fams[2] = {0, 99};
+    (void)state;
+    nu_loop_init(&nl);
+    assert_int_equal(ior_addr_parse(&a, "127.0.0.1", 0), 0);
+    assert_int_equal(ior_udp_listen(nl.loop, &a, NULL, &udp_quiet_ops, NULL,
+                                    &u),
+                     0);
+    for (f = 0; f < 2; f++) {
+        ior_udp_t *v = NULL;
+        bad = a;
+        bad.port = 9;
+        bad.family = fams[f];
+        assert_int_equal(ior_udp_listen(nl.loop, &bad, NULL, &udp_quiet_ops,
+                                        NULL, &v),
+                         IOR_EINVAL);
+        assert_null(v);
+        assert_int_equal(ior_udp_send_to(u, "x", 1, &bad), IOR_EINVAL);
+        assert_int_equal(ior_udp_connect(u, &bad), IOR_EINVAL);
+        assert_int_equal(ior_udp_join_group(u, &bad, NULL), IOR_EINVAL);
+        assert_int_equal(ior_udp_leave_group(u, &bad, NULL), IOR_EINVAL);
+        assert_int_equal(ior_udp_set_multicast_interface(u, &bad),
+                         IOR_EINVAL);
+    }
+    assert_int_equal(ior_udp_send_queue_size(u), 0);
+    ior_udp_close(u);
+    nu_loop_free(&nl);
+}
+
+/*
+ * Multicast: an interface of another family than the group is IOR_EINVAL;
+ * an IPv6 group or interface on an IPv4 socket is IOR_EAFNOSUPPORT; a
+ * NULL interface ("any") is accepted.
+ */
+static void test_udp_multicast_families_one_answer(void **state)
+{
+    nu_loop_t nl;
+    ior_addr_t a, g4, g6, i4, i6;
+    ior_udp_t *u = NULL;
+    (void)state;
+    nu_loop_init(&nl);
+    assert_int_equal(ior_addr_parse(&a, "127.0.0.1", 0), 0);
+    assert_int_equal(ior_addr_parse(&g4, "239.255.42.1", 0), 0);
+    assert_int_equal(ior_addr_parse(&g6, "ff02::4242", 0), 0);
+    assert_int_equal(ior_addr_parse(&i4, "127.0.0.1", 0), 0);
+    assert_int_equal(ior_addr_parse(&i6, "::1", 0), 0);
+    assert_int_equal(ior_udp_listen(nl.loop, &a, NULL, &udp_quiet_ops, NULL,
+                                    &u),
+                     0);
+    assert_int_equal(ior_udp_join_group(u, &g4, &i6), IOR_EINVAL);
+    assert_int_equal(ior_udp_leave_group(u, &g4, &i6), IOR_EINVAL);
+    assert_int_equal(ior_udp_join_group(u, &g6, &i4), IOR_EINVAL);
+    assert_int_equal(ior_udp_join_group(u, &g6, NULL), IOR_EAFNOSUPPORT);
+    assert_int_equal(ior_udp_set_multicast_interface(u, &i6),
+                     IOR_EAFNOSUPPORT);
+    assert_int_equal(ior_udp_set_multicast_interface(u, NULL), 0);
+    assert_int_equal(ior_udp_set_multicast_interface(u, &i4), 0);
+    ior_udp_close(u);
+    nu_loop_free(&nl);
+}
+
+/* An IPv4 sender to a dual-stack :: UDP socket is reported as IPv4. */
+static void test_udp_dual_stack_reports_ipv4_sender_as_ipv4(void **state)
+{
+    udp_ctx_t x;
+    ior_addr_t any6, a4, srv, to, cli;
+    ior_udp_t *server = NULL;
+    ior_udp_t *client = NULL;
+    int r;
+    (void)state;
+    memset(&x, 0, sizeof(x));
+    nu_loop_init(&x.nl);
+    assert_int_equal(ior_addr_parse(&any6, "::", 0), 0);
+    assert_int_equal(ior_addr_parse(&a4, "127.0.0.1", 0), 0);
+    r = ior_udp_listen(x.nl.loop, &any6, NULL, &udp_recv_ops, &x, &server);
+    if (r != 0) {
+        nu_loop_free(&x.nl);
+        print_message("SKIP: no UDP on :: (%s)\n", ior_strerror(r));
+        skip();
+    }
+    assert_int_equal(ior_udp_listen(x.nl.loop, &a4, NULL, &udp_quiet_ops,
+                                    NULL, &client),
+                     0);
+    assert_int_equal(ior_udp_address(server, &srv), 0);
+    assert_int_equal(ior_udp_address(client, &cli), 0);
+    to = a4;
+    to.port = srv.port;
+    assert_int_equal(ior_udp_send_to(client, "ping", 4, &to), 0);
+    nu_loop_run(&x.nl);
+    assert_int_equal(x.got, 1);
+    assert_true(addr_is(&x.from, "127.0.0.1", cli.port));
+    ior_udp_close(client);
+    ior_udp_close(server);
+    nu_loop_free(&x.nl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +388,9 @@ int main(void)
         cmocka_unit_test(test_connect_to_wildcard_reaches_loopback),
         cmocka_unit_test(test_connect_to_ipv6_wildcard_reaches_loopback),
         cmocka_unit_test(test_tcp_calls_on_a_pipe_are_not_supported),
+        cmocka_unit_test(test_udp_bad_family_is_einval_everywhere),
+        cmocka_unit_test(test_udp_multicast_families_one_answer),
+        cmocka_unit_test(test_udp_dual_stack_reports_ipv4_sender_as_ipv4),
     };
     nu_alloc_install();
     return cmocka_run_group_tests_name("answers", tests, NULL, NULL);

@@ -366,7 +366,7 @@ static void test_bad_udp_calls(void **state)
     assert_int_equal(ior_udp_listen(nl.loop, &a, NULL, &bi_uops, NULL, NULL),
                      IOR_EINVAL);
     r = ior_udp_listen(nl.loop, &unset, NULL, &bi_uops, NULL, &u);
-    assert_true(r == IOR_EINVAL || r == IOR_EAFNOSUPPORT);
+    assert_int_equal(r, IOR_EINVAL);
     assert_null(u);
     assert_int_equal(ior_udp_listen(nl.loop, &a, NULL, &bi_uops, NULL, &u), 0);
     assert_int_equal(ior_udp_address(NULL, &to), IOR_EINVAL);
@@ -376,7 +376,7 @@ static void test_bad_udp_calls(void **state)
     assert_int_equal(ior_udp_send_to(u, NULL, 1, &to), IOR_EINVAL);
     assert_int_equal(ior_udp_send_to(u, "x", 1, NULL), IOR_EINVAL);
     r = ior_udp_send_to(u, "x", 1, &unset);
-    assert_true(r == IOR_EINVAL || r == IOR_EAFNOSUPPORT);
+    assert_int_equal(r, IOR_EINVAL);
     assert_int_equal(ior_udp_send_to(u, big, sizeof(big), &to), IOR_EMSGSIZE);
     assert_int_equal(ior_udp_send_to(u, "x", 1, &v6), IOR_EAFNOSUPPORT);
     assert_int_equal(ior_udp_send_queue_size(u), 0);
