@@ -626,6 +626,22 @@ int ior__os_udp_multicast_if(ior_udp_t *u, const ior_addr_t *iface);
 int ior__udp_reaches(const ior_udp_t *u, const ior_addr_t *a);
 
 /* ------------------------------------------------------------------ */
+/* Pipes and stdio (common/pipe.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Wraps os_handle (not -1; dirs valid) in a new, initialised transport
+ * that owns it: IOR_EBADF when it is not an open handle. The core sets
+ * the direction and the protocol and defers the start.
+ */
+int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                      ior_transport_t **out);
+/* A new handle for standard stream which (0..2): IOR_EBADF if none. */
+int ior__os_stdio_dup(int which, intptr_t *out);
+/* Closes a handle that ior__os_stdio_dup made and no transport took. */
+void ior__os_handle_close(intptr_t h);
+
+/* ------------------------------------------------------------------ */
 /* Child processes (process.c)                                         */
 /* ------------------------------------------------------------------ */
 
@@ -664,5 +680,16 @@ void ior__core_proc_abort_stdio(ior__proc_t *p);
 void ior__core_proc_stdio_gone(ior_transport_t *t);
 /* The backend saw the child exit. May run process_ended and release p. */
 void ior__core_proc_exited(ior__proc_t *p, int exit_code, int term_signal);
+/*
+ * Allocates the backend's process (ior__proc_t first), calls
+ * ior__core_proc_init, starts the child with its stdio and watches for its
+ * exit; on success the process is on the loop's handle list. Checked:
+ * argv has a program. On error nothing is left (no callback).
+ */
+int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                          const ior_process_ops_t *ops, void *user,
+                          ior__proc_t **out);
+/* Sends signum (> 0; the exit not yet reported). IOR_ESTATE if gone. */
+int ior__os_process_kill(ior__proc_t *p, int signum);
 
 #endif /* IOR_INTERNAL_H */

@@ -95,3 +95,38 @@ long ior_process_pid(const ior_process_t *proc)
     const ior__proc_t *p = (const ior__proc_t *)proc;
     return p != NULL ? p->pid : -1;
 }
+
+/*
+ * The public entry points: checked here, for every backend, then handed
+ * to the backend (ior__os_process_spawn, ior__os_process_kill).
+ */
+int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                      const ior_process_ops_t *ops, void *user,
+                      ior_process_t **out)
+{
+    ior__proc_t *p = NULL;
+    int r;
+    if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
+        opts->argv == NULL || opts->argv[0] == NULL)
+        return IOR_EINVAL;
+    r = ior__os_process_spawn(loop, opts, ops, user, &p);
+    if (r != 0)
+        return r;
+    *out = (ior_process_t *)p;
+    return 0;
+}
+
+int ior_process_signal(ior_process_t *proc, int signum)
+{
+    ior__proc_t *p = (ior__proc_t *)proc;
+    if (p == NULL || signum <= 0)
+        return IOR_EINVAL;
+    if (p->exited)
+        return IOR_ESTATE;
+    return ior__os_process_kill(p, signum);
+}
+
+int ior_process_terminate(ior_process_t *p)
+{
+    return ior_process_signal(p, IOR_SIGTERM);
+}

@@ -35,8 +35,15 @@ static void resolve_free(resolve_req_t *r)
 static void resolve_thread(void *arg)
 {
     resolve_req_t *r = arg;
-    r->status = ior__os_resolve(r->host, r->port, r->family, &r->addrs,
-                                &r->n);
+    /*
+     * "" names no host: IOR_ENAME on every backend, decided here (glibc
+     * refuses it, Wine's getaddrinfo answers 127.0.0.1).
+     */
+    if (r->host[0] == '\0')
+        r->status = IOR_ENAME;
+    else
+        r->status = ior__os_resolve(r->host, r->port, r->family, &r->addrs,
+                                    &r->n);
     if (r->status != 0) {
         ior__free(r->addrs);
         r->addrs = NULL;

@@ -347,9 +347,9 @@ static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     return 0;
 }
 
-int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
-                  const ior_protocol_ops_t *ops, void *user,
-                  ior_transport_t **out)
+/* The core checked dirs and -1 (common/pipe.c). */
+int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                      ior_transport_t **out)
 {
     HANDLE h = (HANDLE)os_handle;
     ior__iocp_pipe_t *p;
@@ -358,9 +358,6 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     int threaded = 0;
     int rc = 1;
 
-    if (!loop || !ops || !out || dirs == 0 ||
-        (dirs & ~(unsigned)(IOR_PIPE_READ | IOR_PIPE_WRITE)) != 0)
-        return IOR_EINVAL;
     if (h == NULL || h == INVALID_HANDLE_VALUE)
         return IOR_EBADF;
     SetLastError(0);
@@ -388,12 +385,6 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
                           threaded ? &ior__iocp_kind_thread
                                    : &ior__iocp_kind_pipe,
                           ior__iocp_loop(loop));
-    ior__core_transport_set_direction(&p->hd.base,
-                                      (dirs & IOR_PIPE_READ) != 0,
-                                      (dirs & IOR_PIPE_WRITE) != 0);
-    (void)ior_transport_set_protocol(&p->hd.base, ops, user);
-    /* Reading starts from the loop, after this returns. */
-    ior__core_defer(&p->hd.base, IOR__PEND_BEGIN);
     *out = &p->hd.base;
     return 0;
 }
@@ -405,27 +396,23 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
  * pipe on our stdout therefore sees EOF when the process exits, not when
  * the transport closes (the same as POSIX, where descriptor 1 stays open).
  */
-int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
-                   void *user, ior_transport_t **out)
+int ior__os_stdio_dup(int which, intptr_t *out)
 {
     static const DWORD ids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
                                  STD_ERROR_HANDLE};
     HANDLE self = GetCurrentProcess();
-    HANDLE h;
+    HANDLE h = GetStdHandle(ids[which]);
     HANDLE dup;
-    int rc;
 
-    if (which < 0 || which > 2 || !loop || !ops || !out)
-        return IOR_EINVAL;
-    h = GetStdHandle(ids[which]);
     if (h == NULL || h == INVALID_HANDLE_VALUE)
         return IOR_EBADF;
     if (!DuplicateHandle(self, h, self, &dup, 0, FALSE, DUPLICATE_SAME_ACCESS))
         return ior__iocp_error(GetLastError());
-    rc = ior_pipe_open(loop, (intptr_t)dup,
-                       which == 0 ? IOR_PIPE_READ : IOR_PIPE_WRITE, ops, user,
-                       out);
-    if (rc != 0)
-        CloseHandle(dup);
-    return rc;
+    *out = (intptr_t)dup;
+    return 0;
+}
+
+void ior__os_handle_close(intptr_t h)
+{
+    CloseHandle((HANDLE)h);
 }

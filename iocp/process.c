@@ -389,18 +389,17 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
 }
 
 /* ------------------------------------------------------------------ */
-/* Public                                                              */
+/* Entry points (checked by common/process.c)                          */
 /* ------------------------------------------------------------------ */
 
-int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                      const ior_process_ops_t *ops, void *user,
-                      ior_process_t **out)
+/* The core checked the arguments (common/process.c). */
+int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                          const ior_process_ops_t *ops, void *user,
+                          ior__proc_t **out)
 {
     ior_process_t *p;
     int r;
 
-    if (!loop || !opts || !ops || !out || !opts->argv || !opts->argv[0])
-        return IOR_EINVAL;
     p = (ior_process_t *)ior__calloc(1, sizeof(*p));
     if (!p)
         return IOR_ENOMEM;
@@ -415,18 +414,18 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
     }
     p->core.handle.close = handle_close;
     ior__core_handle_add(loop, &p->core.handle);
-    *out = p;
+    *out = &p->core;
     return 0;
 }
 
-int ior_process_signal(ior_process_t *p, int signum)
+/* Checked by the core: signum > 0, the exit not yet reported. */
+int ior__os_process_kill(ior__proc_t *core, int signum)
 {
+    ior_process_t *p = (ior_process_t *)core;
     DWORD code = 0;
     DWORD err;
 
-    if (!p || signum <= 0)
-        return IOR_EINVAL;
-    if (p->core.exited || !p->h)
+    if (!p->h)
         return IOR_ESTATE;
     if (signum != IOR_SIGTERM && signum != IOR_SIGKILL)
         return IOR_ENOTSUP;
@@ -438,9 +437,4 @@ int ior_process_signal(ior_process_t *p, int signum)
     if (GetExitCodeProcess(p->h, &code) && code != STILL_ACTIVE)
         return IOR_ESTATE;
     return ior__iocp_error(err);
-}
-
-int ior_process_terminate(ior_process_t *p)
-{
-    return ior_process_signal(p, IOR_SIGTERM);
 }

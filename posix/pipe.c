@@ -29,16 +29,14 @@ static int prepare_fd(int fd, int *is_socket)
     return 0;
 }
 
-int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
-                  const ior_protocol_ops_t *ops, void *user,
-                  ior_transport_t **out)
+/* The core checked dirs and -1 (common/pipe.c). */
+int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                      ior_transport_t **out)
 {
     ior__fd_t *f;
     int is_socket = 0;
     int r;
-    if (loop == NULL || ops == NULL || out == NULL || dirs == 0 ||
-        (dirs & ~(unsigned)(IOR_PIPE_READ | IOR_PIPE_WRITE)) != 0)
-        return IOR_EINVAL;
+    (void)dirs;
     if (os_handle < 0 || os_handle > INT_MAX)
         return IOR_EBADF;
     f = ior__fd_alloc();
@@ -52,34 +50,21 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     ior__fd_open(f, loop, (int)os_handle);
     f->is_tcp = 0;
     f->is_socket = (unsigned char)is_socket;
-    ior__core_transport_set_direction(&f->base, (dirs & IOR_PIPE_READ) != 0,
-                                      (dirs & IOR_PIPE_WRITE) != 0);
-    (void)ior_transport_set_protocol(&f->base, ops, user);
-    /* Reading starts from the loop, after this returns. */
-    ior__core_defer(&f->base, IOR__PEND_BEGIN);
     *out = &f->base;
     return 0;
 }
 
-/*
- * The transport owns a duplicate, so closing it never frees descriptor 0,
- * 1 or 2 for the next open() to take.
- */
-int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
-                   void *user, ior_transport_t **out)
+/* A duplicate above 2, close-on-exec. */
+int ior__os_stdio_dup(int which, intptr_t *out)
 {
-    int fd;
-    int r;
-    if (which < 0 || which > 2)
-        return IOR_EINVAL;
-    if (loop == NULL || ops == NULL || out == NULL)
-        return IOR_EINVAL;
-    fd = fcntl(which, F_DUPFD_CLOEXEC, 3);
+    int fd = fcntl(which, F_DUPFD_CLOEXEC, 3);
     if (fd < 0)
         return errno == EBADF ? IOR_EBADF : ior__posix_error(errno);
-    r = ior_pipe_open(loop, fd, which == 0 ? IOR_PIPE_READ : IOR_PIPE_WRITE,
-                      ops, user, out);
-    if (r != 0)
-        ior__close_fd(fd);
-    return r;
+    *out = fd;
+    return 0;
+}
+
+void ior__os_handle_close(intptr_t h)
+{
+    ior__close_fd((int)h);
 }

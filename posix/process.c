@@ -449,15 +449,13 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
     return r;
 }
 
-int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                      const ior_process_ops_t *ops, void *user,
-                      ior_process_t **out)
+/* The core checked the arguments (common/process.c). */
+int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
+                          const ior_process_ops_t *ops, void *user,
+                          ior__proc_t **out)
 {
     ior_process_t *p;
     int r;
-    if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
-        opts->argv == NULL || opts->argv[0] == NULL)
-        return IOR_EINVAL;
     p = ior__calloc(1, sizeof(*p));
     if (p == NULL)
         return IOR_ENOMEM;
@@ -473,17 +471,15 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
     p->core.pid = (long)p->pid;
     p->core.handle.close = handle_close;
     ior__core_handle_add(loop, &p->core.handle);
-    *out = p;
+    *out = &p->core;
     return 0;
 }
 
-int ior_process_signal(ior_process_t *p, int signum)
+/* Checked by the core: signum > 0, the exit not yet reported. */
+int ior__os_process_kill(ior__proc_t *core, int signum)
 {
+    ior_process_t *p = (ior_process_t *)core;
     int sig;
-    if (p == NULL || signum <= 0)
-        return IOR_EINVAL;
-    if (p->core.exited)
-        return IOR_ESTATE;
     /* ior.h uses the POSIX numbers; name the common ones natively. */
     switch (signum) {
     case IOR_SIGTERM:
@@ -503,9 +499,4 @@ int ior_process_signal(ior_process_t *p, int signum)
     if (kill(p->pid, sig) != 0)
         return errno == ESRCH ? IOR_ESTATE : ior__posix_error(errno);
     return 0;
-}
-
-int ior_process_terminate(ior_process_t *p)
-{
-    return ior_process_signal(p, IOR_SIGTERM);
 }

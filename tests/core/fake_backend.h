@@ -115,6 +115,9 @@ void fake_log_clear(void);
  */
 const char *fake_log_only(const char *kinds);
 
+/* ior__os_resolve calls (the fake resolves numeric addresses only). */
+extern int fake_resolve_calls;
+
 /* Sum of violations over every record. */
 int fake_violations(void);
 

@@ -24,7 +24,8 @@ set(_ior_model_sources
     ${_ior_model_dir}/model_heap.c
     ${_ior_model_dir}/model_fake.c
     ${_ior_model_dir}/fake_os_stubs.c
-    ${_ior_model_dir}/fake_udp.c)
+    ${_ior_model_dir}/fake_udp.c
+    ${_ior_model_dir}/fake_pipe.c)
 
 add_executable(core_model
     ${_ior_model_sources}

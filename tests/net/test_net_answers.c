@@ -380,6 +380,40 @@ static void test_udp_dual_stack_reports_ipv4_sender_as_ipv4(void **state)
     nu_loop_free(&x.nl);
 }
 
+/* --- name resolution ------------------------------------------------------ */
+
+static int rs_calls;
+static int rs_status;
+static size_t rs_n;
+
+static void rs_done(ior_loop_t *loop, void *user, int status,
+                    const ior_addr_t *addrs, size_t n)
+{
+    (void)user;
+    (void)addrs;
+    rs_calls++;
+    rs_status = status;
+    rs_n = n;
+    nu_done(loop);
+}
+
+/* ior_resolve(""): IOR_ENAME through the callback on every backend (Wine
+ * alone would answer 127.0.0.1). */
+static void test_resolve_empty_name_is_ename(void **state)
+{
+    nu_loop_t nl;
+    (void)state;
+    rs_calls = 0;
+    nu_loop_init(&nl);
+    assert_int_equal(ior_resolve(nl.loop, "", 80, 0, rs_done, NULL), 0);
+    assert_int_equal(rs_calls, 0);
+    nu_loop_run(&nl);
+    assert_int_equal(rs_calls, 1);
+    assert_int_equal(rs_status, IOR_ENAME);
+    assert_int_equal(rs_n, 0);
+    nu_loop_free(&nl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_udp_bad_family_is_einval_everywhere),
         cmocka_unit_test(test_udp_multicast_families_one_answer),
         cmocka_unit_test(test_udp_dual_stack_reports_ipv4_sender_as_ipv4),
+        cmocka_unit_test(test_resolve_empty_name_is_ename),
     };
     nu_alloc_install();
     return cmocka_run_group_tests_name("answers", tests, NULL, NULL);
