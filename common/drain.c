@@ -145,27 +145,27 @@ static void unlink_transport(ior_transport_t *t)
 }
 
 /*
- * Rule 9, from the pending list: flags, the producer stopped and
- * forgotten, I/O stopped, the queue released, then connection_lost. When
- * the OS still holds bytes of a send, connection_lost waits for them, so
- * nothing the user gave us is touched after it.
+ * Rule 9, from the pending list: flags, unregistered from the transport
+ * it produces for (if any), its own producer stopped and forgotten (a
+ * transport producer forgets it too), I/O stopped, the queue released,
+ * then connection_lost. When the OS still holds bytes of a send,
+ * connection_lost waits for them, so nothing the user gave us is touched
+ * after it.
  */
 void ior__core_run_close(ior_transport_t *t)
 {
     if (!t->disconnected) {
-        const ior_producer_ops_t *p = t->producer;
+        const ior_producer_ops_t *p;
+        void *user;
         t->disconnected = 1;
         t->connected = 0;
         t->closing = 1;
         ior__core_drop_held(t);
-        if (p != NULL) {
-            void *user = t->producer_user;
-            t->producer = NULL;
-            t->producer_user = NULL;
-            t->producer_paused = 0;
-            t->streaming = 0;
+        /* The consumer that holds t as its producer forgets it first. */
+        ior__producer_gone(t);
+        ior__producer_forget(t, &p, &user);
+        if (p != NULL)
             p->stop_producing(user);
-        }
         t->os_closed = 1;
         ior__os_close(t, t->aborting);
         ior__wq_discard(&t->q);

@@ -228,6 +228,12 @@ struct ior_transport {
     void *proto_user;
     const ior_producer_ops_t *producer;
     void *producer_user;
+    /*
+     * The transport whose registered producer this transport is (through
+     * ior_transport_producer_ops), or NULL: whichever of the two goes
+     * first unlinks the other (ior__producer_forget, ior__producer_gone).
+     */
+    ior_transport_t *consumer;
 
     /* DESIGN.md state, one flag each. */
     unsigned char connected;
@@ -328,6 +334,19 @@ void ior__core_drained(ior_transport_t *t);
 void ior__core_defer_drain(ior_transport_t *t);
 /* Schedules a pending-list job (IOR__PEND_*) for t. */
 void ior__core_defer(ior_transport_t *t, unsigned what);
+/*
+ * Core-private (common/transport.c): t forgets its producer (flags
+ * cleared) and returns it in *ops and *user without calling it; a transport
+ * producer forgets t as its consumer. *ops is NULL when there was none.
+ */
+void ior__producer_forget(ior_transport_t *t, const ior_producer_ops_t **ops,
+                          void **user);
+/*
+ * Core-private: t is going (rule 9). If it is another transport's
+ * producer, that transport unregisters it (rule 5), so nothing is left
+ * pointing at t.
+ */
+void ior__producer_gone(ior_transport_t *t);
 
 /* ------------------------------------------------------------------ */
 /* Datagram send queue (UDP, both backends)                            */

@@ -66,8 +66,10 @@ static void after_queue(ior_transport_t *t, size_t before)
 /*
  * Into an idle transport, bytes go to the OS straight from the caller's
  * buffers (no copy, no loop iteration); only what the OS does not take is
- * queued. A producer still hears of the drain, as if the bytes had passed
- * through the queue: a pull producer is resumed only by drains. Twisted
+ * queued. The drain is still reported from the loop, as if the bytes had
+ * passed through the queue, whether or not a producer is registered yet:
+ * a pull producer registered after the write (Twisted's
+ * test_resumeProducingAbort) is resumed only by drains (rule 3). Twisted
  * differs: every write waits in its buffer for the reactor's doWrite.
  * Returns how many leading bytes were written.
  */
@@ -80,7 +82,7 @@ static size_t write_direct(ior_transport_t *t, const ior_buf_t *bufs,
     k = ior__os_try_write(t, bufs, n);
     if (k > total)
         k = total; /* a backend bug must not corrupt the count */
-    if (k == total && t->producer != NULL)
+    if (k == total)
         ior__core_defer_drain(t);
     return k;
 }
@@ -200,20 +202,62 @@ int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
     return 0;
 }
 
-/* Rule 4. */
+void ior__producer_forget(ior_transport_t *t, const ior_producer_ops_t **ops,
+                          void **user)
+{
+    *ops = t->producer;
+    *user = t->producer_user;
+    if (t->producer == &ior_transport_producer_ops) {
+        ior_transport_t *p = t->producer_user;
+        if (p->consumer == t)
+            p->consumer = NULL;
+    }
+    t->producer = NULL;
+    t->producer_user = NULL;
+    t->producer_paused = 0;
+    t->streaming = 0;
+}
+
+void ior__producer_gone(ior_transport_t *t)
+{
+    ior_transport_t *c = t->consumer;
+    t->consumer = NULL;
+    if (c != NULL && c->producer == &ior_transport_producer_ops &&
+        c->producer_user == t)
+        (void)ior_transport_unregister_producer(c);
+}
+
+/*
+ * Rule 4. A transport registered as another's producer (through
+ * ior_transport_producer_ops) is linked to it, so that whichever goes
+ * first unlinks the other; so it can be the producer of one consumer at
+ * a time (a second one gets IOR_EBUSY).
+ */
 int ior_transport_register_producer(ior_transport_t *t,
                                     const ior_producer_ops_t *ops, void *user,
                                     int streaming)
 {
     if (t == NULL || ops == NULL || ops->resume_producing == NULL ||
         ops->stop_producing == NULL ||
-        (streaming && ops->pause_producing == NULL))
+        (streaming && ops->pause_producing == NULL) ||
+        (ops == &ior_transport_producer_ops && user == NULL))
         return IOR_EINVAL;
     if (t->producer != NULL)
+        return IOR_EBUSY;
+    if (ops == &ior_transport_producer_ops &&
+        ((ior_transport_t *)user)->consumer != NULL)
         return IOR_EBUSY;
     if (is_gone(t) || !t->connected) {
         ops->stop_producing(user);
         return 0;
+    }
+    if (ops == &ior_transport_producer_ops) {
+        ior_transport_t *p = user;
+        if (p->disconnected) {
+            /* Already lost: it may be freed any moment; nothing to link. */
+            return IOR_ENOTCONN;
+        }
+        p->consumer = t;
     }
     t->producer = ops;
     t->producer_user = user;
@@ -233,14 +277,14 @@ int ior_transport_register_producer(ior_transport_t *t,
  */
 int ior_transport_unregister_producer(ior_transport_t *t)
 {
+    const ior_producer_ops_t *ops;
+    void *user;
+
     if (t == NULL)
         return IOR_EINVAL;
     if (t->producer == NULL)
         return IOR_ENOENT;
-    t->producer = NULL;
-    t->producer_user = NULL;
-    t->producer_paused = 0;
-    t->streaming = 0;
+    ior__producer_forget(t, &ops, &user);
     if (t->connected && !is_gone(t) &&
         (t->disconnecting ||
          (t->write_disconnecting && !t->write_disconnected)))

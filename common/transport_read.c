@@ -103,7 +103,18 @@ static void deliver_eof(ior_transport_t *t)
      * Not half-close aware: finish as lose_connection does, sending what
      * is queued first. Twisted differs: it closes at once and drops the
      * queue, so a peer that half-closes loses the tail of its answer.
+     * The producer is told stop_producing and forgotten first: nothing
+     * more will be asked of it, and a pull producer would otherwise hold
+     * the close open forever (rule 6).
      */
+    if (t->producer != NULL) {
+        const ior_producer_ops_t *p;
+        void *user;
+        ior__producer_forget(t, &p, &user);
+        p->stop_producing(user);
+        if (is_gone(t))
+            return;
+    }
     (void)ior_transport_lose_connection(t);
 }
 

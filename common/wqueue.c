@@ -171,29 +171,27 @@ void ior__wq_consume(ior__wqueue_t *q, size_t n)
     }
 }
 
+/*
+ * Throws the queue away. Borrowed chunks go to the done list in the order
+ * written. While a send is in flight its chunks must stay put, so then
+ * nothing moves yet: the whole queue is marked discarded and
+ * ior__wq_consume releases it, in order, after the in-flight chunks.
+ * Releasing the chunks behind the send first would break the write order
+ * of the release callbacks (libuv keeps it: test-tcp-write-queue-order).
+ */
 void ior__wq_discard(ior__wqueue_t *q)
 {
-    struct ior__chunk *keep_end = NULL, *c, *next;
-    size_t pinned = q->inflight, off = q->head_off;
+    struct ior__chunk *c, *next;
 
-    /* Find the last chunk that holds bytes of the send in flight. */
-    for (c = q->head; c != NULL && pinned > 0; c = c->next) {
-        size_t avail = c->len - off;
-        keep_end = c;
-        pinned = pinned > avail ? pinned - avail : 0;
-        off = 0;
-    }
-    c = keep_end != NULL ? keep_end->next : q->head;
-    if (keep_end != NULL) {
-        keep_end->next = NULL;
-        q->tail = keep_end;
+    if (q->inflight > 0) {
         q->bytes = q->inflight;
         q->discarded = 1;
-    } else {
-        q->head = q->tail = NULL;
-        q->head_off = 0;
-        q->bytes = 0;
+        return;
     }
+    c = q->head;
+    q->head = q->tail = NULL;
+    q->head_off = 0;
+    q->bytes = 0;
     for (; c != NULL; c = next) {
         next = c->next;
         if (c->cap > 0 || c->release == NULL)

@@ -351,14 +351,22 @@ int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
                                  size_t n);
 
 /*
- * Registers a producer (DESIGN rule 4). IOR_EINVAL (NULL t or ops, or a
- * streaming producer without pause_producing), IOR_EBUSY (one is
- * registered: nothing changes). On a disconnected transport the producer's
- * stop_producing runs at once and 0 is returned. A pull producer gets
- * resume_producing at once.
+ * Registers a producer (DESIGN rule 4). IOR_EINVAL (NULL t or ops, a
+ * streaming producer without pause_producing, or ior_transport_producer_ops
+ * with user NULL), IOR_EBUSY (one is registered, or the transport given as
+ * producer already produces for another: nothing changes). On a
+ * disconnected transport the producer's stop_producing runs at once and 0
+ * is returned. A pull producer gets resume_producing at once.
+ *
+ * A transport registered as the producer of another (a relay) is linked to
+ * it: when the producer goes, the consumer unregisters it before its
+ * connection_lost; when the consumer goes, the producer is stopped and
+ * forgotten (DESIGN rule 5). A producer transport already lost (inside its
+ * own connection_lost) is IOR_ENOTCONN.
  *
  * A registered pull producer keeps a lose_connection() waiting until it is
- * unregistered, as in Twisted.
+ * unregistered, as in Twisted. At EOF, a transport whose protocol has no
+ * read_connection_lost stops and forgets its producer instead (rule 11).
  */
 int ior_transport_register_producer(ior_transport_t *t,
                                     const ior_producer_ops_t *ops, void *user,

@@ -49,6 +49,7 @@ typedef struct fake_rec {
     int frees;       /* ior__os_transport_free calls */
     int reading;     /* 1 after start_reading, 0 after stop_reading */
     int deferred_drains; /* drains the fake deferred for an empty queue */
+    size_t direct;   /* bytes ior__os_try_write may still take (0: none) */
     int violations;  /* seam contract broken by the core (see .c) */
     /* The send in flight (between fake_send_begin and fake_send_end). */
     int in_flight;

@@ -460,6 +460,21 @@ static void pr_stop(void *user)
     mprod_t *p = prod_check(user, "stop_producing");
     mtrans_t *m = p->m;
     p->stopped = 1;
+    if (W.depth == 0 && !m->t->disconnected && m->t->read_disconnected &&
+        !m->aware) {
+        /* EOF to a protocol without read_connection_lost (rule 11): the
+         * producer is stopped and forgotten before the lose_connection,
+         * so the core is between the two: nothing to compare yet. */
+        MCHECK(p->registered && (m->prod == p || m->prod == NULL),
+               "stop_producing at EOF to a producer not registered");
+        MCHECK(m->t->producer == NULL,
+               "stop_producing at EOF before the producer is forgotten");
+        m->prod = NULL;
+        m->prod_paused = 0;
+        p->registered = 0;
+        model_prod_release(p);
+        return;
+    }
     if (W.depth > 0 && W.registering == p) {
         MCHECK(top_is(MAPI_REGISTER, m) && W.expect_stop_at_register,
                "stop_producing at register of a live transport");

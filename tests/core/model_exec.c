@@ -221,7 +221,11 @@ static void op_eof(mtrans_t *m)
     } else if (!m->reading_paused && m->rx_fed == m->rx_delivered) {
         now = 1;
         if (!m->aware) {
+            /* Rule 11: the producer is stopped and forgotten, then the
+             * transport loses the connection (pr_stop checks the call). */
             m->read_disconnected = 1;
+            m->prod = NULL;
+            m->prod_paused = 0;
             (void)model_rule_lose(m);
         }
     }
