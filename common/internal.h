@@ -183,7 +183,7 @@ struct ior_loop {
     size_t threads;
 };
 
-/* Called by ior__os_loop_create on the embedded base. */
+/* Called by ior__os_loop_create on the embedded base (max_events > 0). */
 int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
                         unsigned max_events);
 void ior__core_loop_update_time(ior_loop_t *loop);
@@ -486,9 +486,19 @@ uint64_t ior__os_now_ms(void);
 
 /*
  * Allocates the backend's loop (struct ior_loop first), calls
- * ior__core_loop_init on it and sets up the OS side.
+ * ior__core_loop_init on it and sets up the OS side. The core chose
+ * backend (the option, else IOR_BACKEND, else NULL: this backend's
+ * default; never "") and max_events (> 0). A name the backend does not
+ * have is IOR_ENOTSUP.
  */
-int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts);
+int ior__os_loop_create(ior_loop_t **out, const char *backend,
+                        unsigned max_events);
+/*
+ * Copies environment variable name into buf (len bytes, NUL-terminated):
+ * 0, or IOR_ENOENT when unset, empty or longer than len - 1. The CRT's
+ * getenv is deprecated under MSVC and not thread-safe on Windows.
+ */
+int ior__os_getenv(const char *name, char *buf, size_t len);
 /* Frees what ior__os_loop_create made; nothing is outstanding any more. */
 void ior__os_loop_destroy(ior_loop_t *loop);
 /*
@@ -502,6 +512,11 @@ size_t ior__os_loop_outstanding(const ior_loop_t *loop);
 void ior__os_loop_wakeup(ior_loop_t *loop);
 void ior__os_loop_lock(ior_loop_t *loop);
 void ior__os_loop_unlock(ior_loop_t *loop);
+/*
+ * Interrupts (SIGINT/SIGTERM, Ctrl-C/Break/close) stop loop from now on.
+ * The core calls it at most once per loop and never for a second loop
+ * while one holds it (common/loop.c); ior__os_loop_destroy uninstalls.
+ */
 int ior__os_stop_on_interrupt(ior_loop_t *loop);
 /* Starts a detached thread running fn(arg). IOR_ENOMEM, IOR_EAGAIN. */
 int ior__os_thread_spawn(void (*fn)(void *arg), void *arg);

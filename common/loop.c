@@ -17,7 +17,7 @@ int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
     loop->transports = NULL;
     loop->handles = NULL;
     loop->active = 0;
-    loop->max_events = max_events ? max_events : 256;
+    loop->max_events = max_events;
     loop->running = 0;
     loop->stop = 0;
     loop->async_head = loop->async_tail = NULL;
@@ -28,12 +28,30 @@ int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
     return 0;
 }
 
+/* Completions or ready handles per iteration when the options say 0. */
+#define IOR__DEFAULT_MAX_EVENTS 256u
+
+/*
+ * Backend selection, the same on every platform: the option, else the
+ * IOR_BACKEND environment variable, else the backend's own default; an
+ * empty string counts as unset. The backend only says whether it has the
+ * name (IOR_ENOTSUP if not: "epoll" on Windows, "iocp" on Linux).
+ */
 int ior_loop_new(ior_loop_t **out, const ior_loop_options_t *opts)
 {
+    char env[32];
+    const char *name = NULL;
+    unsigned max = IOR__DEFAULT_MAX_EVENTS;
     if (out == NULL)
         return IOR_EINVAL;
     *out = NULL;
-    return ior__os_loop_create(out, opts);
+    if (opts != NULL && opts->backend != NULL && opts->backend[0] != '\0')
+        name = opts->backend;
+    else if (ior__os_getenv("IOR_BACKEND", env, sizeof(env)) == 0)
+        name = env;
+    if (opts != NULL && opts->max_events_per_iteration > 0)
+        max = opts->max_events_per_iteration;
+    return ior__os_loop_create(out, name, max);
 }
 
 const char *ior_loop_backend(const ior_loop_t *loop)
@@ -186,11 +204,27 @@ void ior_loop_stop(ior_loop_t *loop)
     ior__os_loop_unlock(loop);
 }
 
+/*
+ * The loop that interrupts stop: one per process (a signal or console
+ * event has one receiver). The same loop again is 0, another one
+ * IOR_EBUSY, on every backend; ior_loop_free gives the place up. Called
+ * from loop threads, which ior.h asks to do it one at a time.
+ */
+static ior_loop_t *interrupt_owner;
+
 int ior_loop_stop_on_interrupt(ior_loop_t *loop)
 {
+    int r;
     if (loop == NULL)
         return IOR_EINVAL;
-    return ior__os_stop_on_interrupt(loop);
+    if (interrupt_owner == loop)
+        return 0;
+    if (interrupt_owner != NULL)
+        return IOR_EBUSY;
+    r = ior__os_stop_on_interrupt(loop);
+    if (r == 0)
+        interrupt_owner = loop;
+    return r;
 }
 
 void ior__core_loop_post(ior_loop_t *loop, struct ior__async *a)
@@ -316,6 +350,8 @@ int ior_loop_free(ior_loop_t *loop)
         a = next;
     }
     ior__timers_cleanup(&loop->timers);
+    if (interrupt_owner == loop)
+        interrupt_owner = NULL; /* the backend uninstalls in destroy */
     ior__os_loop_destroy(loop);
     return 0;
 }

@@ -173,9 +173,10 @@ typedef struct ior_listener ior_listener_t;
 
 typedef struct ior_loop_options {
     /*
-     * POSIX: "epoll" or "poll"; NULL takes the environment variable
-     * IOR_BACKEND, then the platform default (epoll on Linux). Windows:
-     * NULL or "iocp". An unknown name fails with IOR_ENOTSUP.
+     * "epoll" or "poll" (POSIX), "iocp" (Windows). NULL or "" takes the
+     * environment variable IOR_BACKEND, then the build's default (epoll on
+     * Linux, iocp on Windows). A name this build does not have fails with
+     * IOR_ENOTSUP, on every platform.
      */
     const char *backend;
     /*
@@ -217,7 +218,9 @@ uint64_t ior_loop_now(const ior_loop_t *loop);
 
 /*
  * SIGINT and SIGTERM (POSIX), Ctrl-C, Ctrl-Break and console close
- * (Windows) stop this loop promptly. One loop per process at a time.
+ * (Windows) stop this loop promptly. One loop per process at a time: the
+ * same loop again is 0, another loop IOR_EBUSY until this one is freed.
+ * Call it from one thread at a time.
  */
 int ior_loop_stop_on_interrupt(ior_loop_t *loop);
 

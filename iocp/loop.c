@@ -50,12 +50,22 @@ uint64_t ior__os_now_ms(void)
 /* Create / destroy                                                    */
 /* ------------------------------------------------------------------ */
 
-int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
+int ior__os_getenv(const char *name, char *buf, size_t len)
+{
+    DWORD n = GetEnvironmentVariableA(name, buf, (DWORD)len);
+    /* 0: unset or empty; >= len: too long (n is then the size needed). */
+    if (n == 0 || n >= len)
+        return IOR_ENOENT;
+    return 0;
+}
+
+int ior__os_loop_create(ior_loop_t **out, const char *backend,
+                        unsigned max_events)
 {
     ior__iocp_loop_t *lp;
     int rc;
 
-    if (opts && opts->backend && strcmp(opts->backend, "iocp") != 0)
+    if (backend != NULL && strcmp(backend, "iocp") != 0)
         return IOR_ENOTSUP;
     InitOnceExecuteOnce(&wsa_once, wsa_start, NULL, NULL);
     if (wsa_status != 0)
@@ -64,8 +74,7 @@ int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
     lp = (ior__iocp_loop_t *)ior__calloc(1, sizeof(*lp));
     if (!lp)
         return IOR_ENOMEM;
-    rc = ior__core_loop_init(&lp->base, "iocp",
-                             opts ? opts->max_events_per_iteration : 0);
+    rc = ior__core_loop_init(&lp->base, "iocp", max_events);
     if (rc != 0) {
         ior__free(lp);
         return rc;
@@ -255,7 +264,7 @@ static unsigned dispatch_port(ior__iocp_loop_t *lp, int timeout_ms,
 void ior__os_loop_poll(ior_loop_t *loop, int timeout_ms)
 {
     ior__iocp_loop_t *lp = ior__iocp_loop(loop);
-    unsigned cap = loop->max_events ? loop->max_events : 1;
+    unsigned cap = loop->max_events;
     unsigned n;
 
     timeout_ms = ior__iocp_read_sweep(lp, timeout_ms);
@@ -332,6 +341,7 @@ BOOL WINAPI ior__iocp_console_handler(DWORD ctrl_type)
     return TRUE;
 }
 
+/* The core lets one loop at a time hold this (common/loop.c). */
 int ior__os_stop_on_interrupt(ior_loop_t *loop)
 {
     static volatile LONG installed;

@@ -21,9 +21,8 @@
 #define IOR__HAVE_EVENTFD 1
 #endif
 
-/* 64 KiB: one socket read of a busy stream; shared, so idle costs none. */
+/* 256 KiB: one socket read of a busy stream; shared, so idle costs none. */
 #define IOR__RBUF_SIZE (256 * 1024)
-#define IOR__DEFAULT_MAX_EVENTS 256
 
 void ior__close_fd(int fd)
 {
@@ -77,12 +76,20 @@ uint64_t ior__os_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static const ior__poller_ops_t *choose_poller(const ior_loop_options_t *opts)
+int ior__os_getenv(const char *name, char *buf, size_t len)
 {
-    const char *name = opts != NULL ? opts->backend : NULL;
-    if (name == NULL || name[0] == '\0')
-        name = getenv("IOR_BACKEND");
-    if (name == NULL || name[0] == '\0') {
+    const char *v = getenv(name);
+    size_t n = v != NULL ? strlen(v) : 0;
+    if (n == 0 || n >= len)
+        return IOR_ENOENT;
+    memcpy(buf, v, n + 1);
+    return 0;
+}
+
+/* name: chosen by the core (common/loop.c), NULL for the default. */
+static const ior__poller_ops_t *choose_poller(const char *name)
+{
+    if (name == NULL) {
 #ifdef IOR_DEFAULT_POLLER
         name = IOR_DEFAULT_POLLER; /* set by the build (IOR_BACKEND) */
 #endif
@@ -183,15 +190,11 @@ static void ignore_sigpipe(void)
     (void)sigaction(SIGPIPE, &sa, NULL);
 }
 
-static int loop_setup(ior__posix_loop_t *pl, const ior_loop_options_t *opts)
+static int loop_setup(ior__posix_loop_t *pl, unsigned max_events)
 {
-    unsigned max = opts != NULL ? opts->max_events_per_iteration : 0;
-    int r = ior__core_loop_init(&pl->base, pl->poller->name,
-                                max ? max : IOR__DEFAULT_MAX_EVENTS);
+    int r = ior__core_loop_init(&pl->base, pl->poller->name, max_events);
     if (r != 0)
         return r;
-    if (pl->base.max_events == 0)
-        pl->base.max_events = IOR__DEFAULT_MAX_EVENTS;
     pl->rbuf_size = IOR__RBUF_SIZE;
     pl->rbuf = ior__malloc(pl->rbuf_size);
     pl->send_bufs = ior__calloc(IOR__IOV_MAX, sizeof(*pl->send_bufs));
@@ -209,10 +212,11 @@ static int loop_setup(ior__posix_loop_t *pl, const ior_loop_options_t *opts)
     return 0;
 }
 
-int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
+int ior__os_loop_create(ior_loop_t **out, const char *backend,
+                        unsigned max_events)
 {
     ior__posix_loop_t *pl;
-    const ior__poller_ops_t *poller = choose_poller(opts);
+    const ior__poller_ops_t *poller = choose_poller(backend);
     int r;
     if (poller == NULL)
         return IOR_ENOTSUP;
@@ -229,7 +233,7 @@ int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
         ior__free(pl);
         return IOR_ENOMEM;
     }
-    r = loop_setup(pl, opts);
+    r = loop_setup(pl, max_events);
     if (r != 0) {
         ior__timers_cleanup(&pl->base.timers);
         ior__free(pl->rbuf);

@@ -40,10 +40,6 @@ int ior__os_stop_on_interrupt(ior_loop_t *loop)
     struct sigaction sa;
     int fds[2];
     int r;
-    if (sig_loop == pl)
-        return 0;
-    if (sig_loop != NULL)
-        return IOR_EBUSY;
     r = ior__posix_pipe(fds);
     if (r < 0)
         return ior__posix_error(-r);

@@ -90,6 +90,7 @@ void fake_reset(void)
     fake_cleanup();
     memset(recs, 0, sizeof(recs));
     now_ms = 0;
+    fake_env_backend[0] = '\0';
     poll_hook = NULL;
     poll_user = NULL;
     fake_log_clear();
@@ -135,18 +136,31 @@ void fake_set_now(uint64_t ms) { now_ms = ms; }
 uint64_t fake_now(void) { return now_ms; }
 uint64_t ior__os_now_ms(void) { return now_ms; }
 
-int ior__os_loop_create(ior_loop_t **out, const ior_loop_options_t *opts)
+char fake_env_backend[32]; /* "IOR_BACKEND" as the fake environment has it */
+
+int ior__os_getenv(const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(fake_env_backend);
+    if (strcmp(name, "IOR_BACKEND") != 0 || n == 0 || n >= len)
+        return IOR_ENOENT;
+    memcpy(buf, fake_env_backend, n + 1);
+    return 0;
+}
+
+unsigned fake_last_max_events;
+
+int ior__os_loop_create(ior_loop_t **out, const char *backend,
+                        unsigned max_events)
 {
     fake_loop_t *fl;
     int rc;
-    if (opts != NULL && opts->backend != NULL &&
-        strcmp(opts->backend, "fake") != 0)
+    fake_last_max_events = max_events;
+    if (backend != NULL && strcmp(backend, "fake") != 0)
         return IOR_ENOTSUP;
     fl = ior__calloc(1, sizeof(*fl));
     if (fl == NULL)
         return IOR_ENOMEM;
-    rc = ior__core_loop_init(&fl->base, "fake",
-                             opts ? opts->max_events_per_iteration : 0);
+    rc = ior__core_loop_init(&fl->base, "fake", max_events);
     if (rc != 0) {
         ior__free(fl);
         return rc;

@@ -116,6 +116,11 @@ void fake_log_clear(void);
  */
 const char *fake_log_only(const char *kinds);
 
+/* The fake environment's IOR_BACKEND ("" unset), and the max_events the
+ * core gave the last ior__os_loop_create. */
+extern char fake_env_backend[32];
+extern unsigned fake_last_max_events;
+
 /* ior__os_resolve calls (the fake resolves numeric addresses only). */
 extern int fake_resolve_calls;
 

@@ -55,6 +55,55 @@ static void test_loop_new_and_free_errors(void **state)
     assert_int_equal(((fake_loop_t *)E.loop)->interrupts, 1);
 }
 
+/* Backend selection in the core: the option, else IOR_BACKEND, else the
+ * backend's default ("" counts as unset); max_events 0 is 256. */
+static void test_loop_new_chooses_backend_and_max_events(void **state)
+{
+    ior_loop_t *l = NULL;
+    ior_loop_options_t o;
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    strcpy(fake_env_backend, "no-such");
+    assert_int_equal(ior_loop_new(&l, NULL), IOR_ENOTSUP);
+    assert_null(l);
+    o.backend = "";
+    assert_int_equal(ior_loop_new(&l, &o), IOR_ENOTSUP);
+    o.backend = "fake"; /* the option wins over the environment */
+    o.max_events_per_iteration = 7;
+    assert_int_equal(ior_loop_new(&l, &o), 0);
+    assert_int_equal(fake_last_max_events, 7);
+    assert_int_equal(ior_loop_free(l), 0);
+    strcpy(fake_env_backend, "fake");
+    o.backend = NULL;
+    o.max_events_per_iteration = 0;
+    assert_int_equal(ior_loop_new(&l, &o), 0);
+    assert_int_equal(fake_last_max_events, 256);
+    assert_int_equal(ior_loop_free(l), 0);
+    fake_env_backend[0] = '\0';
+    assert_int_equal(ior_loop_new(&l, NULL), 0);
+    assert_string_equal(ior_loop_backend(l), "fake");
+    assert_int_equal(ior_loop_free(l), 0);
+}
+
+/* One loop per process holds the interrupts: the same loop again is 0
+ * (the backend is not asked twice), another IOR_EBUSY until the first is
+ * freed, decided in the core for every backend. */
+static void test_stop_on_interrupt_one_loop_at_a_time(void **state)
+{
+    ior_loop_t *other = NULL;
+    (void)state;
+    assert_int_equal(ior_loop_new(&other, NULL), 0);
+    assert_int_equal(ior_loop_stop_on_interrupt(E.loop), 0);
+    assert_int_equal(ior_loop_stop_on_interrupt(E.loop), 0);
+    assert_int_equal(((fake_loop_t *)E.loop)->interrupts, 1);
+    assert_int_equal(ior_loop_stop_on_interrupt(other), IOR_EBUSY);
+    assert_int_equal(((fake_loop_t *)other)->interrupts, 0);
+    env_free_loop();
+    assert_int_equal(ior_loop_stop_on_interrupt(other), 0);
+    assert_int_equal(((fake_loop_t *)other)->interrupts, 1);
+    assert_int_equal(ior_loop_free(other), 0);
+}
+
 /* Out of memory at every allocation of ior_loop_new: IOR_ENOMEM and no
  * leak; then it works. */
 static void test_loop_new_oom_at_every_allocation(void **state)
@@ -346,6 +395,8 @@ static void test_resolve_pending_at_free_is_canceled(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        ENV_TEST(test_stop_on_interrupt_one_loop_at_a_time),
+        ENV_TEST(test_loop_new_chooses_backend_and_max_events),
         ENV_TEST(test_loop_backend_and_cached_time),
         ENV_TEST(test_loop_new_and_free_errors),
         ENV_TEST(test_loop_new_oom_at_every_allocation),

@@ -414,6 +414,49 @@ static void test_resolve_empty_name_is_ename(void **state)
     nu_loop_free(&nl);
 }
 
+/* --- one loop holds the interrupts (SIGINT/SIGTERM, Ctrl-C) -------------- */
+
+/* The same loop again is 0, another IOR_EBUSY until the first is freed:
+ * the same answers on every backend (IOCP used to replace the first). */
+static void test_stop_on_interrupt_one_loop_per_process(void **state)
+{
+    nu_loop_t a, b;
+    (void)state;
+    nu_loop_init(&b); /* b first: a's leak check counts from b's memory */
+    nu_loop_init(&a);
+    assert_int_equal(ior_loop_stop_on_interrupt(a.loop), 0);
+    assert_int_equal(ior_loop_stop_on_interrupt(a.loop), 0);
+    assert_int_equal(ior_loop_stop_on_interrupt(b.loop), IOR_EBUSY);
+    nu_loop_free(&a);
+    assert_int_equal(ior_loop_stop_on_interrupt(b.loop), 0);
+    nu_loop_free(&b);
+}
+
+/* An unknown backend name is IOR_ENOTSUP and "" means the default, on
+ * every platform (IOCP used to refuse ""); the name of the other
+ * platform's backend is unknown here. */
+static void test_loop_backend_names_one_answer(void **state)
+{
+    ior_loop_options_t o;
+    ior_loop_t *l = NULL;
+#ifdef _WIN32
+    const char *other = "epoll";
+#else
+    const char *other = "iocp";
+#endif
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.backend = "no-such-backend";
+    assert_int_equal(ior_loop_new(&l, &o), IOR_ENOTSUP);
+    assert_null(l);
+    o.backend = other;
+    assert_int_equal(ior_loop_new(&l, &o), IOR_ENOTSUP);
+    o.backend = "";
+    assert_int_equal(ior_loop_new(&l, &o), 0);
+    assert_non_null(ior_loop_backend(l));
+    assert_int_equal(ior_loop_free(l), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_udp_multicast_families_one_answer),
         cmocka_unit_test(test_udp_dual_stack_reports_ipv4_sender_as_ipv4),
         cmocka_unit_test(test_resolve_empty_name_is_ename),
+        cmocka_unit_test(test_stop_on_interrupt_one_loop_per_process),
+        cmocka_unit_test(test_loop_backend_names_one_answer),
     };
     nu_alloc_install();
     return cmocka_run_group_tests_name("answers", tests, NULL, NULL);
