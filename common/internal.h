@@ -37,6 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Recovers the struct that embeds `member` (STYLE.md §7); both backends. */
+#define IOR__CONTAINER(ptr, type, member)                                      \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
 /* ------------------------------------------------------------------ */

@@ -18,10 +18,6 @@
 
 #include "internal.h"
 
-/* Recovers the struct that embeds `member` (STYLE.md §7). */
-#define IOR__CONTAINER(ptr, type, member)                                      \
-    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
 /* ------------------------------------------------------------------ */
 /* Operations                                                          */
 /* ------------------------------------------------------------------ */

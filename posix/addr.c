@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int ior__addr_to_sockaddr(const ior_addr_t *a, struct sockaddr_storage *ss,
-                          socklen_t *len)
+int ior__posix_addr_to_sockaddr(const ior_addr_t *a,
+                                struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof(*ss));
     if (a->family == IOR_AF_INET) {
@@ -37,7 +37,7 @@ int ior__addr_to_sockaddr(const ior_addr_t *a, struct sockaddr_storage *ss,
 }
 
 /* IPv4-mapped addresses come back as IPv4 (ior__addr_unmap, common/). */
-int ior__addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
+int ior__posix_addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
 {
     memset(a, 0, sizeof(*a));
     if (sa->sa_family == AF_INET) {
@@ -59,7 +59,7 @@ int ior__addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
     return IOR_EAFNOSUPPORT;
 }
 
-int ior__socket(int family, int type)
+int ior__posix_socket(int family, int type)
 {
     int fd;
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
@@ -75,7 +75,7 @@ int ior__socket(int family, int type)
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
         int e = errno;
-        ior__close_fd(fd);
+        ior__posix_close_fd(fd);
         return -e;
     }
 #endif
@@ -90,7 +90,7 @@ int ior__socket(int family, int type)
 
 int ior__os_tcp_nodelay(ior_transport_t *t, int on)
 {
-    int fd = ((ior__fd_t *)t)->io.fd;
+    int fd = ((ior__posix_fd_t *)t)->io.fd;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
         return ior__posix_error(errno);
     return 0;
@@ -98,7 +98,7 @@ int ior__os_tcp_nodelay(ior_transport_t *t, int on)
 
 int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds)
 {
-    int fd = ((ior__fd_t *)t)->io.fd;
+    int fd = ((ior__posix_fd_t *)t)->io.fd;
     int r;
     if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
         return ior__posix_error(errno);

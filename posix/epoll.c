@@ -21,7 +21,7 @@ typedef struct epoll_state {
      * Descriptors epoll refuses (EPERM: regular files), always ready.
      * Removal leaves a NULL hole, compacted before the next wait.
      */
-    ior__io_t **always;
+    ior__posix_io_t **always;
     size_t nalways;
     size_t cap_always;
     size_t holes;
@@ -47,7 +47,7 @@ static void ep_cleanup(ior__posix_loop_t *pl)
     epoll_state_t *s = pl->poller_state;
     if (s == NULL)
         return;
-    ior__close_fd(s->epfd);
+    ior__posix_close_fd(s->epfd);
     ior__free(s->always);
     ior__free(s);
     pl->poller_state = NULL;
@@ -63,7 +63,8 @@ static uint32_t ep_mask(unsigned events)
     return m;
 }
 
-static int ep_ctl(ior__posix_loop_t *pl, int op, ior__io_t *io, unsigned events)
+static int ep_ctl(ior__posix_loop_t *pl, int op, ior__posix_io_t *io,
+                  unsigned events)
 {
     epoll_state_t *s = pl->poller_state;
     struct epoll_event ev;
@@ -74,11 +75,11 @@ static int ep_ctl(ior__posix_loop_t *pl, int op, ior__io_t *io, unsigned events)
     return 0;
 }
 
-static int always_add(epoll_state_t *s, ior__io_t *io)
+static int always_add(epoll_state_t *s, ior__posix_io_t *io)
 {
     if (s->nalways == s->cap_always) {
         size_t cap = s->cap_always ? s->cap_always * 2 : 8;
-        ior__io_t **a = ior__realloc(s->always, cap * sizeof(*a));
+        ior__posix_io_t **a = ior__realloc(s->always, cap * sizeof(*a));
         if (a == NULL)
             return IOR_ENOMEM;
         s->always = a;
@@ -90,7 +91,7 @@ static int always_add(epoll_state_t *s, ior__io_t *io)
     return 0;
 }
 
-static int ep_add(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
+static int ep_add(ior__posix_loop_t *pl, ior__posix_io_t *io, unsigned events)
 {
     int r = ep_ctl(pl, EPOLL_CTL_ADD, io, events);
     if (r == IOR_EACCES) /* EPERM: a regular file, always ready */
@@ -98,14 +99,15 @@ static int ep_add(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
     return r;
 }
 
-static int ep_modify(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
+static int ep_modify(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                     unsigned events)
 {
     if (io->always)
         return 0; /* io->events is read at dispatch */
     return ep_ctl(pl, EPOLL_CTL_MOD, io, events);
 }
 
-static void ep_remove(ior__posix_loop_t *pl, ior__io_t *io)
+static void ep_remove(ior__posix_loop_t *pl, ior__posix_io_t *io)
 {
     epoll_state_t *s = pl->poller_state;
     struct epoll_event ev = {0};
@@ -141,7 +143,7 @@ static unsigned always_dispatch(ior__posix_loop_t *pl, unsigned max)
     size_t i;
     unsigned done = 0;
     for (i = 0; i < n && done < max; i++) {
-        ior__io_t *io = s->always[i];
+        ior__posix_io_t *io = s->always[i];
         if (io == NULL || io->fd < 0)
             continue;
         done++;
@@ -170,7 +172,7 @@ static void ep_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
     /* Callbacks see the time after the wait, as in libuv. */
     ior__core_loop_update_time(&pl->base);
     for (i = 0; i < n; i++) {
-        ior__io_t *io = s->events[i].data.ptr;
+        ior__posix_io_t *io = s->events[i].data.ptr;
         uint32_t e = s->events[i].events;
         unsigned rev = 0;
         if (e & EPOLLIN)
@@ -186,7 +188,7 @@ static void ep_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
     }
 }
 
-const ior__poller_ops_t ior__poller_epoll = {
+const ior__posix_poller_ops_t ior__posix_poller_epoll = {
     "epoll", ep_init, ep_cleanup, ep_add, ep_modify, ep_remove, ep_wait,
 };
 

@@ -37,25 +37,25 @@
 /* Cap one send; the kernel takes far less than this from a full queue. */
 #define IOR__SEND_MAX ((size_t)1 << 30)
 
-static void fd_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev);
+static void fd_on_io(ior__posix_loop_t *pl, ior__posix_io_t *io, unsigned rev);
 
-ior__fd_t *ior__fd_alloc(void)
+ior__posix_fd_t *ior__posix_fd_alloc(void)
 {
-    ior__fd_t *f = ior__calloc(1, sizeof(*f));
+    ior__posix_fd_t *f = ior__calloc(1, sizeof(*f));
     if (f != NULL)
-        ior__io_init(&f->io, -1, fd_on_io);
+        ior__posix_io_init(&f->io, -1, fd_on_io);
     return f;
 }
 
-void ior__fd_open(ior__fd_t *f, ior_loop_t *loop, int fd)
+void ior__posix_fd_open(ior__posix_fd_t *f, ior_loop_t *loop, int fd)
 {
-    ior__io_init(&f->io, fd, fd_on_io);
+    ior__posix_io_init(&f->io, fd, fd_on_io);
     f->is_tcp = 1;
     f->is_socket = 1;
     ior__core_transport_init(&f->base, loop);
 }
 
-static void fd_update(ior__fd_t *f)
+static void fd_update(ior__posix_fd_t *f)
 {
     unsigned ev = 0;
     if (f->closed)
@@ -66,7 +66,7 @@ static void fd_update(ior__fd_t *f)
         ev |= IOR__IO_WRITE;
     if (f->watch_hup)
         ev |= IOR__IO_READ; /* a pipe's write end is never readable */
-    if (ior__io_set(IOR__PL(f->base.loop), &f->io, ev) != 0) {
+    if (ior__posix_io_set(IOR__PL(f->base.loop), &f->io, ev) != 0) {
         /* Out of memory growing the poll set: fail the transport. */
         f->want_read = 0;
         f->want_write = 0;
@@ -76,7 +76,7 @@ static void fd_update(ior__fd_t *f)
 
 void ior__os_start_reading(ior_transport_t *t)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     if (f->closed || f->want_read)
         return;
     f->want_read = 1;
@@ -85,7 +85,7 @@ void ior__os_start_reading(ior_transport_t *t)
 
 void ior__os_stop_reading(ior_transport_t *t)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     if (f->closed || !f->want_read)
         return;
     f->want_read = 0;
@@ -93,7 +93,7 @@ void ior__os_stop_reading(ior_transport_t *t)
 }
 
 /* One gathered write of bufs[0..n), retried on EINTR; -1 with errno. */
-static ssize_t fd_writev(ior__fd_t *f, const ior_buf_t *bufs, size_t n)
+static ssize_t fd_writev(ior__posix_fd_t *f, const ior_buf_t *bufs, size_t n)
 {
     struct iovec *iov = IOR__PL(f->base.loop)->send_iov;
     struct msghdr msg;
@@ -124,7 +124,7 @@ static ssize_t fd_writev(ior__fd_t *f, const ior_buf_t *bufs, size_t n)
  * One gathered send of the queue. Returns bytes written (>= 0), or -1 with
  * the IOR_E* code in *err (0 for "would block").
  */
-static ssize_t fd_send_once(ior__fd_t *f, int *err, int *os_err)
+static ssize_t fd_send_once(ior__posix_fd_t *f, int *err, int *os_err)
 {
     ior__posix_loop_t *pl = IOR__PL(f->base.loop);
     ior_buf_t *bufs = pl->send_bufs;
@@ -153,7 +153,7 @@ static ssize_t fd_send_once(ior__fd_t *f, int *err, int *os_err)
  * budget runs out. Returns 1 if bytes were written or the queue is empty
  * (the core should look: ior__core_drained), 0 otherwise.
  */
-static int fd_flush(ior__fd_t *f, int budget)
+static int fd_flush(ior__posix_fd_t *f, int budget)
 {
     int progress = 0;
     int err = 0;
@@ -178,7 +178,7 @@ static int fd_flush(ior__fd_t *f, int budget)
 
 void ior__os_start_writing(ior_transport_t *t)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     if (f->closed)
         return;
     if (f->want_write)
@@ -187,13 +187,13 @@ void ior__os_start_writing(ior_transport_t *t)
         ior__core_defer_drain(t);
 }
 
-static void fd_on_writable(ior__fd_t *f)
+static void fd_on_writable(ior__posix_fd_t *f)
 {
     if (fd_flush(f, IOR__WRITES_PER_EVENT) && !f->closed)
         ior__core_drained(&f->base);
 }
 
-static void fd_on_readable(ior__posix_loop_t *pl, ior__fd_t *f)
+static void fd_on_readable(ior__posix_loop_t *pl, ior__posix_fd_t *f)
 {
     int i;
     for (i = 0; i < IOR__READS_PER_EVENT; i++) {
@@ -229,9 +229,9 @@ static void fd_on_readable(ior__posix_loop_t *pl, ior__fd_t *f)
  * ERR/HUP run whichever side is wanted: the read or the send then fails
  * (or reads EOF) with the real error, which is what the user should see.
  */
-static void fd_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
+static void fd_on_io(ior__posix_loop_t *pl, ior__posix_io_t *io, unsigned rev)
 {
-    ior__fd_t *f = (ior__fd_t *)((char *)io - offsetof(ior__fd_t, io));
+    ior__posix_fd_t *f = IOR__CONTAINER(io, ior__posix_fd_t, io);
     if ((rev & IOR__IO_ERR) && f->watch_hup && !f->want_write) {
         /*
          * The reader (a child) closed its end while we had nothing to
@@ -256,7 +256,7 @@ static void fd_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
  */
 size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     ssize_t w;
 
     if (f->closed || f->want_write || n == 0 || n > IOR__IOV_MAX)
@@ -269,7 +269,7 @@ size_t ior__os_try_write(ior_transport_t *t, const ior_buf_t *bufs, size_t n)
 
 void ior__os_shutdown_write(ior_transport_t *t)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     if (f->closed)
         return;
     /*
@@ -283,7 +283,7 @@ void ior__os_shutdown_write(ior_transport_t *t)
 
 void ior__os_close(ior_transport_t *t, int abort)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     if (f->closed)
         return;
     if (abort && f->is_socket) {
@@ -293,8 +293,8 @@ void ior__os_close(ior_transport_t *t, int abort)
         lg.l_linger = 0;
         (void)setsockopt(f->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
-    ior__io_stop(IOR__PL(t->loop), &f->io);
-    ior__close_fd(f->io.fd);
+    ior__posix_io_stop(IOR__PL(t->loop), &f->io);
+    ior__posix_close_fd(f->io.fd);
     f->io.fd = -1;
     f->closed = 1;
     f->want_read = 0;
@@ -303,7 +303,7 @@ void ior__os_close(ior_transport_t *t, int abort)
 
 void ior__os_transport_free(ior_transport_t *t)
 {
-    ior__fd_t *f = (ior__fd_t *)t;
+    ior__posix_fd_t *f = (ior__posix_fd_t *)t;
     ior__posix_loop_t *pl = IOR__PL(t->loop);
     if (!f->closed)
         ior__os_close(t, 1);

@@ -24,7 +24,7 @@
 /* 256 KiB: one socket read of a busy stream; shared, so idle costs none. */
 #define IOR__RBUF_SIZE (256 * 1024)
 
-void ior__close_fd(int fd)
+void ior__posix_close_fd(int fd)
 {
     int saved = errno;
     if (fd >= 0)
@@ -32,14 +32,15 @@ void ior__close_fd(int fd)
     errno = saved;
 }
 
-void ior__io_init(ior__io_t *io, int fd, ior__io_cb cb)
+void ior__posix_io_init(ior__posix_io_t *io, int fd, ior__posix_io_cb cb)
 {
     memset(io, 0, sizeof(*io));
     io->fd = fd;
     io->cb = cb;
 }
 
-int ior__io_set(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
+int ior__posix_io_set(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                      unsigned events)
 {
     int r = 0;
     if (io->fd < 0)
@@ -47,7 +48,7 @@ int ior__io_set(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
     if (events == io->events && (events == 0 || io->registered))
         return 0;
     if (events == 0) {
-        ior__io_stop(pl, io);
+        ior__posix_io_stop(pl, io);
         return 0;
     }
     if (io->registered)
@@ -61,7 +62,7 @@ int ior__io_set(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
     return r;
 }
 
-void ior__io_stop(ior__posix_loop_t *pl, ior__io_t *io)
+void ior__posix_io_stop(ior__posix_loop_t *pl, ior__posix_io_t *io)
 {
     if (io->registered)
         pl->poller->remove(pl, io);
@@ -87,7 +88,7 @@ int ior__os_getenv(const char *name, char *buf, size_t len)
 }
 
 /* name: chosen by the core (common/loop.c), NULL for the default. */
-static const ior__poller_ops_t *choose_poller(const char *name)
+static const ior__posix_poller_ops_t *choose_poller(const char *name)
 {
     if (name == NULL) {
 #ifdef IOR_DEFAULT_POLLER
@@ -96,22 +97,23 @@ static const ior__poller_ops_t *choose_poller(const char *name)
     }
     if (name == NULL || name[0] == '\0') {
 #ifdef __linux__
-        return &ior__poller_epoll;
+        return &ior__posix_poller_epoll;
 #else
-        return &ior__poller_poll;
+        return &ior__posix_poller_poll;
 #endif
     }
 #ifdef __linux__
     if (strcmp(name, "epoll") == 0)
-        return &ior__poller_epoll;
+        return &ior__posix_poller_epoll;
 #endif
     if (strcmp(name, "poll") == 0)
-        return &ior__poller_poll;
+        return &ior__posix_poller_poll;
     return NULL;
 }
 
 /* Drains the wake-up descriptor, then lets the core run what was queued. */
-static void on_wake(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
+static void on_wake(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                    unsigned revents)
 {
     char buf[64];
     (void)revents;
@@ -134,8 +136,8 @@ static int pipe_cloexec_nonblock(int fds[2])
         if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0 ||
             fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0) {
             int e = errno;
-            ior__close_fd(fds[0]);
-            ior__close_fd(fds[1]);
+            ior__posix_close_fd(fds[0]);
+            ior__posix_close_fd(fds[1]);
             return -e;
         }
     }
@@ -145,10 +147,10 @@ static int pipe_cloexec_nonblock(int fds[2])
 
 static void wake_close(ior__posix_loop_t *pl)
 {
-    ior__io_stop(pl, &pl->wake_io);
+    ior__posix_io_stop(pl, &pl->wake_io);
     if (pl->wake_wfd != pl->wake_io.fd)
-        ior__close_fd(pl->wake_wfd);
-    ior__close_fd(pl->wake_io.fd);
+        ior__posix_close_fd(pl->wake_wfd);
+    ior__posix_close_fd(pl->wake_io.fd);
     pl->wake_io.fd = -1;
     pl->wake_wfd = -1;
 }
@@ -160,17 +162,17 @@ static int wake_open(ior__posix_loop_t *pl)
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fd < 0)
         return ior__posix_error(errno);
-    ior__io_init(&pl->wake_io, fd, on_wake);
+    ior__posix_io_init(&pl->wake_io, fd, on_wake);
     pl->wake_wfd = fd;
 #else
     int fds[2];
     r = pipe_cloexec_nonblock(fds);
     if (r < 0)
         return ior__posix_error(-r);
-    ior__io_init(&pl->wake_io, fds[0], on_wake);
+    ior__posix_io_init(&pl->wake_io, fds[0], on_wake);
     pl->wake_wfd = fds[1];
 #endif
-    r = ior__io_set(pl, &pl->wake_io, IOR__IO_READ);
+    r = ior__posix_io_set(pl, &pl->wake_io, IOR__IO_READ);
     if (r != 0)
         wake_close(pl);
     return r;
@@ -216,7 +218,7 @@ int ior__os_loop_create(ior_loop_t **out, const char *backend,
                         unsigned max_events)
 {
     ior__posix_loop_t *pl;
-    const ior__poller_ops_t *poller = choose_poller(backend);
+    const ior__posix_poller_ops_t *poller = choose_poller(backend);
     int r;
     if (poller == NULL)
         return IOR_ENOTSUP;
@@ -228,7 +230,6 @@ int ior__os_loop_create(ior_loop_t **out, const char *backend,
     pl->wake_io.fd = -1;
     pl->wake_wfd = -1;
     pl->sig_io.fd = -1;
-    pl->chld_io.fd = -1;
     if (pthread_mutex_init(&pl->lock, NULL) != 0) {
         ior__free(pl);
         return IOR_ENOMEM;
@@ -252,9 +253,8 @@ void ior__os_loop_destroy(ior_loop_t *loop)
 {
     ior__posix_loop_t *pl = IOR__PL(loop);
     ior__posix_signal_close(pl);
-    ior__chld_close(pl);
     wake_close(pl);
-    ior__close_fd(pl->reserve_fd);
+    ior__posix_close_fd(pl->reserve_fd);
     pl->poller->cleanup(pl);
     ior__free(pl->rbuf);
     ior__free(pl->send_bufs);
@@ -266,20 +266,21 @@ void ior__os_loop_destroy(ior_loop_t *loop)
 static void free_zombies(ior__posix_loop_t *pl)
 {
     while (pl->zombies != NULL) {
-        ior__fd_t *f = pl->zombies;
+        ior__posix_fd_t *f = pl->zombies;
         pl->zombies = f->zombie_next;
         pl->nzombies--;
         ior__free(f);
     }
     while (pl->later != NULL) {
-        ior__later_t *z = pl->later;
+        ior__posix_later_t *z = pl->later;
         pl->later = z->next;
         pl->nzombies--;
         ior__free(z->mem);
     }
 }
 
-void ior__posix_free_later(ior__posix_loop_t *pl, ior__later_t *z, void *mem)
+void ior__posix_free_later(ior__posix_loop_t *pl, ior__posix_later_t *z,
+                           void *mem)
 {
     if (!pl->dispatching) {
         ior__free(mem);

@@ -33,13 +33,13 @@ static int prepare_fd(int fd, int *is_socket)
 int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
                       ior_transport_t **out)
 {
-    ior__fd_t *f;
+    ior__posix_fd_t *f;
     int is_socket = 0;
     int r;
     (void)dirs;
     if (os_handle < 0 || os_handle > INT_MAX)
         return IOR_EBADF;
-    f = ior__fd_alloc();
+    f = ior__posix_fd_alloc();
     if (f == NULL)
         return IOR_ENOMEM;
     r = prepare_fd((int)os_handle, &is_socket);
@@ -47,7 +47,7 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
         ior__free(f);
         return r;
     }
-    ior__fd_open(f, loop, (int)os_handle);
+    ior__posix_fd_open(f, loop, (int)os_handle);
     f->is_tcp = 0;
     f->is_socket = (unsigned char)is_socket;
     *out = &f->base;
@@ -66,5 +66,5 @@ int ior__os_stdio_dup(int which, intptr_t *out)
 
 void ior__os_handle_close(intptr_t h)
 {
-    ior__close_fd((int)h);
+    ior__posix_close_fd((int)h);
 }

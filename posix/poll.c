@@ -13,7 +13,7 @@
 
 typedef struct poll_state {
     struct pollfd *fds;
-    ior__io_t **ios;
+    ior__posix_io_t **ios;
     size_t n;
     size_t cap;
     size_t holes;
@@ -54,7 +54,7 @@ static int grow(poll_state_t *s)
 {
     size_t cap = s->cap ? s->cap * 2 : 64;
     struct pollfd *fds;
-    ior__io_t **ios;
+    ior__posix_io_t **ios;
     fds = ior__realloc(s->fds, cap * sizeof(*fds));
     if (fds == NULL)
         return IOR_ENOMEM;
@@ -67,7 +67,7 @@ static int grow(poll_state_t *s)
     return 0;
 }
 
-static int pl_add(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
+static int pl_add(ior__posix_loop_t *pl, ior__posix_io_t *io, unsigned events)
 {
     poll_state_t *s = pl->poller_state;
     if (s->n == s->cap && grow(s) != 0)
@@ -80,14 +80,15 @@ static int pl_add(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
     return 0;
 }
 
-static int pl_modify(ior__posix_loop_t *pl, ior__io_t *io, unsigned events)
+static int pl_modify(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                     unsigned events)
 {
     poll_state_t *s = pl->poller_state;
     s->fds[io->slot].events = pl_mask(events);
     return 0;
 }
 
-static void pl_remove(ior__posix_loop_t *pl, ior__io_t *io)
+static void pl_remove(ior__posix_loop_t *pl, ior__posix_io_t *io)
 {
     poll_state_t *s = pl->poller_state;
     s->fds[io->slot].fd = -1;
@@ -145,7 +146,7 @@ static void pl_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
     for (k = 0; k < n && ready > 0; k++) {
         size_t i = (s->start + k) % n;
         short re = s->fds[i].revents;
-        ior__io_t *io;
+        ior__posix_io_t *io;
         if (re == 0)
             continue;
         s->fds[i].revents = 0;
@@ -163,6 +164,6 @@ static void pl_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
     s->start = 0;
 }
 
-const ior__poller_ops_t ior__poller_poll = {
+const ior__posix_poller_ops_t ior__posix_poller_poll = {
     "poll", pl_init, pl_cleanup, pl_add, pl_modify, pl_remove, pl_wait,
 };

@@ -15,7 +15,8 @@
  * result is checked as well.
  *
  * Exit: a pidfd (Linux >= 5.3) watched by the poller becomes readable when
- * the child exits; elsewhere SIGCHLD through a self-pipe (child_signal.c).
+ * the child exits; elsewhere SIGCHLD through the loop's signal channel
+ * (signal.c).
  * Either way waitpid(pid, WNOHANG) reaps that one child; nothing polls.
  * Setting IOR_PROCESS_NO_PIDFD in the environment forces the fallback
  * (the tests run both).
@@ -56,11 +57,11 @@ extern char **environ;
 struct ior_process {
     ior__proc_t core; /* first: stdio, exit status, process_ended */
     pid_t pid;
-    ior__io_t pid_io; /* the pidfd; fd -1 when SIGCHLD is used */
+    ior__posix_io_t pid_io; /* the pidfd; fd -1 when SIGCHLD is used */
     struct ior_process *chld_next;
     struct ior_process *chld_prev;
     unsigned char on_chld_list;
-    ior__later_t later;
+    ior__posix_later_t later;
 };
 
 static const ior_protocol_ops_t null_proto = {NULL, NULL, NULL, NULL};
@@ -86,8 +87,8 @@ static void chld_unlink(ior_process_t *p)
 static void unwatch(ior_process_t *p)
 {
     if (p->pid_io.fd >= 0) {
-        ior__io_stop(IOR__PL(p->core.loop), &p->pid_io);
-        ior__close_fd(p->pid_io.fd);
+        ior__posix_io_stop(IOR__PL(p->core.loop), &p->pid_io);
+        ior__posix_close_fd(p->pid_io.fd);
         p->pid_io.fd = -1;
     }
     chld_unlink(p);
@@ -134,16 +135,16 @@ static void reap_and_report(ior_process_t *p)
         ior__core_proc_exited(&p->core, code, sig);
 }
 
-static void on_pidfd(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
+static void on_pidfd(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                     unsigned revents)
 {
-    ior_process_t *p =
-        (ior_process_t *)((char *)io - offsetof(ior_process_t, pid_io));
+    ior_process_t *p = IOR__CONTAINER(io, ior_process_t, pid_io);
     (void)pl;
     (void)revents;
     reap_and_report(p);
 }
 
-void ior__process_sigchld(ior__posix_loop_t *pl)
+void ior__posix_process_sigchld(ior__posix_loop_t *pl)
 {
     ior_process_t *p = pl->chld_list;
     while (p != NULL) {
@@ -188,13 +189,13 @@ static int watch(ior_process_t *p)
     int fd = open_pidfd(p->pid);
     int r;
     if (fd >= 0) {
-        ior__io_init(&p->pid_io, fd, on_pidfd);
-        if (ior__io_set(pl, &p->pid_io, IOR__IO_READ) == 0)
+        ior__posix_io_init(&p->pid_io, fd, on_pidfd);
+        if (ior__posix_io_set(pl, &p->pid_io, IOR__IO_READ) == 0)
             return 0;
-        ior__close_fd(fd);
+        ior__posix_close_fd(fd);
         p->pid_io.fd = -1;
     }
-    r = ior__chld_open(pl);
+    r = ior__posix_signal_watch(pl, IOR__SIG_CHILD);
     if (r != 0)
         return r;
     p->chld_next = pl->chld_list;
@@ -202,7 +203,7 @@ static int watch(ior_process_t *p)
         pl->chld_list->chld_prev = p;
     pl->chld_list = p;
     p->on_chld_list = 1;
-    ior__chld_poke(pl);
+    ior__posix_signal_poke(pl, SIGCHLD);
     return 0;
 }
 
@@ -289,7 +290,7 @@ static int lift_fd(int *fd)
     nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
     if (nfd < 0)
         return ior__posix_error(errno);
-    ior__close_fd(*fd);
+    ior__posix_close_fd(*fd);
     *fd = nfd;
     return 0;
 }
@@ -298,7 +299,7 @@ static void close_fds(int *fds, int n)
 {
     int i;
     for (i = 0; i < n; i++) {
-        ior__close_fd(fds[i]);
+        ior__posix_close_fd(fds[i]);
         fds[i] = -1;
     }
 }
@@ -349,18 +350,19 @@ static int open_transports(ior_process_t *p, int ours[3])
     int i;
     for (i = 0; i < 3; i++) {
         ior_transport_t *t;
-        ior__fd_t *f;
+        ior__posix_fd_t *f;
         int r = ior_pipe_open(p->core.loop, ours[i],
                               i == 0 ? IOR_PIPE_WRITE : IOR_PIPE_READ,
                               &null_proto, NULL, &t);
         if (r != 0)
             return r; /* ours[i..2] still belong to the caller */
         ours[i] = -1;
-        f = (ior__fd_t *)t;
+        f = (ior__posix_fd_t *)t;
         ior__core_proc_attach(&p->core, i, t);
         if (i == 0) {
             f->watch_hup = 1;
-            if (ior__io_set(IOR__PL(p->core.loop), &f->io, IOR__IO_READ) != 0)
+            if (ior__posix_io_set(IOR__PL(p->core.loop), &f->io,
+                                  IOR__IO_READ) != 0)
                 f->watch_hup = 0; /* then only a write sees the reader gone */
         }
     }

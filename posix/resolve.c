@@ -48,7 +48,7 @@ int ior__os_resolve(const char *host, uint16_t port, int family,
     }
     count = 0;
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ior__addr_from_sockaddr(&out[count], ai->ai_addr) != 0)
+        if (ior__posix_addr_from_sockaddr(&out[count], ai->ai_addr) != 0)
             continue;
         out[count++].port = port;
     }

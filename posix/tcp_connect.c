@@ -16,8 +16,8 @@
 
 typedef struct connect_req {
     ior__connect_t base; /* first: the core's part */
-    ior__io_t io;
-    ior__fd_t *f;
+    ior__posix_io_t io;
+    ior__posix_fd_t *f;
     ior_timer_id early; /* the zero-delay report of an immediate failure */
     int early_err;      /* its errno */
 } connect_req_t;
@@ -25,7 +25,7 @@ typedef struct connect_req {
 static void req_free(connect_req_t *c)
 {
     if (c->io.fd >= 0)
-        ior__close_fd(c->io.fd);
+        ior__posix_close_fd(c->io.fd);
     ior__free(c->f);
     ior__free(c);
 }
@@ -34,10 +34,10 @@ static void req_free(connect_req_t *c)
 static void req_finish(connect_req_t *c, int err)
 {
     ior_loop_t *loop = c->base.loop;
-    ior__fd_t *f = c->f;
+    ior__posix_fd_t *f = c->f;
     int fd = c->io.fd;
 
-    ior__io_stop(IOR__PL(loop), &c->io);
+    ior__posix_io_stop(IOR__PL(loop), &c->io);
     if (c->early != 0)
         (void)ior_timer_cancel(loop, c->early);
     c->early = 0;
@@ -47,10 +47,10 @@ static void req_finish(connect_req_t *c, int err)
         ior_addr_t host;
         memset(&host, 0, sizeof(host));
         if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-            (void)ior__addr_from_sockaddr(&host, (struct sockaddr *)&ss);
+            (void)ior__posix_addr_from_sockaddr(&host, (struct sockaddr *)&ss);
         c->f = NULL;
         c->io.fd = -1;
-        ior__fd_open(f, loop, fd);
+        ior__posix_fd_open(f, loop, fd);
         ior__core_tcp_addrs(&f->base, &host, NULL);
         ior__core_connect_done(&c->base, &f->base, 0, 0);
     } else {
@@ -59,10 +59,10 @@ static void req_finish(connect_req_t *c, int err)
     req_free(c);
 }
 
-static void on_connected(ior__posix_loop_t *pl, ior__io_t *io, unsigned revents)
+static void on_connected(ior__posix_loop_t *pl, ior__posix_io_t *io,
+                         unsigned revents)
 {
-    connect_req_t *c =
-        (connect_req_t *)(void *)((char *)io - offsetof(connect_req_t, io));
+    connect_req_t *c = IOR__CONTAINER(io, connect_req_t, io);
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     (void)pl;
@@ -94,21 +94,21 @@ int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
     c = ior__calloc(1, sizeof(*c));
     if (c == NULL)
         return IOR_ENOMEM;
-    ior__io_init(&c->io, -1, on_connected);
-    c->f = ior__fd_alloc();
+    ior__posix_io_init(&c->io, -1, on_connected);
+    c->f = ior__posix_fd_alloc();
     if (c->f == NULL) {
         req_free(c);
         return IOR_ENOMEM;
     }
-    (void)ior__addr_to_sockaddr(addr, &ss, &len);
-    fd = ior__socket(ss.ss_family, SOCK_STREAM);
+    (void)ior__posix_addr_to_sockaddr(addr, &ss, &len);
+    fd = ior__posix_socket(ss.ss_family, SOCK_STREAM);
     if (fd < 0) {
         req_free(c);
         return ior__posix_error(-fd);
     }
     c->io.fd = fd;
     if (bind_to != NULL) {
-        (void)ior__addr_to_sockaddr(bind_to, &ss, &len);
+        (void)ior__posix_addr_to_sockaddr(bind_to, &ss, &len);
         if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
             r = ior__posix_error(errno);
             req_free(c);
@@ -125,14 +125,14 @@ void ior__os_connect_start(ior__connect_t *base)
     struct sockaddr_storage ss;
     socklen_t len;
     int r;
-    (void)ior__addr_to_sockaddr(&base->peer, &ss, &len);
+    (void)ior__posix_addr_to_sockaddr(&base->peer, &ss, &len);
     do {
         r = connect(c->io.fd, (struct sockaddr *)&ss, len);
     } while (r != 0 && errno == EINTR);
     if (r != 0 && errno != EINPROGRESS) {
         c->early_err = errno; /* refused at once (it happens on loopback) */
     } else {
-        r = ior__io_set(IOR__PL(base->loop), &c->io, IOR__IO_WRITE);
+        r = ior__posix_io_set(IOR__PL(base->loop), &c->io, IOR__IO_WRITE);
         if (r == 0)
             return;
         c->early_err = ENOMEM;
@@ -140,7 +140,7 @@ void ior__os_connect_start(ior__connect_t *base)
     if (ior_call_later(base->loop, 0, on_early, c, &c->early) != 0) {
         /* Not even a timer: wait for writability, which reports it. */
         c->early = 0;
-        (void)ior__io_set(IOR__PL(base->loop), &c->io, IOR__IO_WRITE);
+        (void)ior__posix_io_set(IOR__PL(base->loop), &c->io, IOR__IO_WRITE);
     }
 }
 

@@ -23,15 +23,15 @@
 
 typedef struct ior__posix_listener {
     struct ior_listener base; /* first: the core's part */
-    ior__io_t io;
+    ior__posix_io_t io;
     int in_accept;   /* inside the accept loop: defer the free */
     int close_asked; /* ior__os_listener_close ran inside the accept loop */
 } ior__posix_listener_t;
 
 static void listener_free(ior__posix_listener_t *l)
 {
-    ior__io_stop(IOR__PL(l->base.loop), &l->io);
-    ior__close_fd(l->io.fd);
+    ior__posix_io_stop(IOR__PL(l->base.loop), &l->io);
+    ior__posix_close_fd(l->io.fd);
     l->io.fd = -1;
     ior__free(l);
 }
@@ -48,12 +48,12 @@ static void shed_load(ior__posix_loop_t *pl, int lfd)
     int fd;
     if (pl->reserve_fd < 0)
         return;
-    ior__close_fd(pl->reserve_fd);
+    ior__posix_close_fd(pl->reserve_fd);
     pl->reserve_fd = -1;
     for (;;) {
         fd = accept(lfd, NULL, NULL);
         if (fd >= 0) {
-            ior__close_fd(fd);
+            ior__posix_close_fd(fd);
             continue;
         }
         if (errno != EINTR && errno != ECONNABORTED)
@@ -65,14 +65,14 @@ static void shed_load(ior__posix_loop_t *pl, int lfd)
 void ior__os_listener_resume(ior_listener_t *base)
 {
     ior__posix_listener_t *l = (ior__posix_listener_t *)base;
-    if (ior__io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ) != 0)
+    if (ior__posix_io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ) != 0)
         ior__core_accept_failed(base, IOR_ENOMEM);
 }
 
 /* Stops watching the socket; the core retries after its delay. */
 static void accept_pause(ior__posix_listener_t *l, int err)
 {
-    ior__io_stop(IOR__PL(l->base.loop), &l->io);
+    ior__posix_io_stop(IOR__PL(l->base.loop), &l->io);
     ior__core_accept_failed(&l->base, err);
 }
 
@@ -109,12 +109,13 @@ static void accepted_addrs(ior__posix_listener_t *l, int fd,
     ior_addr_t host = l->base.addr;
     ior_addr_t peer;
     memset(&peer, 0, sizeof(peer));
-    (void)ior__addr_from_sockaddr(&peer, (const struct sockaddr *)peer_ss);
+    (void)ior__posix_addr_from_sockaddr(&peer,
+                                        (const struct sockaddr *)peer_ss);
     if (ior__addr_is_wildcard(&host)) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-            (void)ior__addr_from_sockaddr(&host, (struct sockaddr *)&ss);
+            (void)ior__posix_addr_from_sockaddr(&host, (struct sockaddr *)&ss);
     }
     ior__core_tcp_addrs(t, &host, &peer);
 }
@@ -123,9 +124,9 @@ static void accepted_addrs(ior__posix_listener_t *l, int fd,
 static int deliver(ior__posix_listener_t *l, int fd,
                    const struct sockaddr_storage *peer_ss)
 {
-    ior__fd_t *f = ior__fd_alloc();
+    ior__posix_fd_t *f = ior__posix_fd_alloc();
     if (f == NULL) {
-        ior__close_fd(fd);
+        ior__posix_close_fd(fd);
         return IOR_ENOMEM;
     }
 #ifdef SO_NOSIGPIPE
@@ -134,17 +135,16 @@ static int deliver(ior__posix_listener_t *l, int fd,
         (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
     }
 #endif
-    ior__fd_open(f, l->base.loop, fd);
+    ior__posix_fd_open(f, l->base.loop, fd);
     accepted_addrs(l, fd, peer_ss, &f->base);
     ior__core_accepted(&l->base, &f->base);
     return 0;
 }
 
-static void on_acceptable(ior__posix_loop_t *pl, ior__io_t *io,
+static void on_acceptable(ior__posix_loop_t *pl, ior__posix_io_t *io,
                           unsigned revents)
 {
-    ior__posix_listener_t *l = (ior__posix_listener_t *)(void *)((char *)io -
-                                   offsetof(ior__posix_listener_t, io));
+    ior__posix_listener_t *l = IOR__CONTAINER(io, ior__posix_listener_t, io);
     int i;
     (void)revents;
     l->in_accept = 1;
@@ -182,7 +182,7 @@ void ior__os_listener_close(ior_listener_t *base)
     ior__posix_listener_t *l = (ior__posix_listener_t *)base;
     if (l->in_accept) {
         l->close_asked = 1;
-        ior__io_stop(IOR__PL(base->loop), &l->io);
+        ior__posix_io_stop(IOR__PL(base->loop), &l->io);
         return;
     }
     listener_free(l);
@@ -195,10 +195,10 @@ static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
     socklen_t len;
     int on = 1;
     int fd;
-    int r = ior__addr_to_sockaddr(addr, &ss, &len);
+    int r = ior__posix_addr_to_sockaddr(addr, &ss, &len);
     if (r != 0)
         return r;
-    fd = ior__socket(ss.ss_family, SOCK_STREAM);
+    fd = ior__posix_socket(ss.ss_family, SOCK_STREAM);
     if (fd < 0)
         return ior__posix_error(-fd);
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -210,7 +210,7 @@ static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
     if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
         listen(fd, backlog) != 0) {
         r = ior__posix_error(errno);
-        ior__close_fd(fd);
+        ior__posix_close_fd(fd);
         return r;
     }
     *out = fd;
@@ -233,14 +233,15 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
     if (r == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         r = ior__posix_error(errno);
     if (r == 0)
-        r = ior__addr_from_sockaddr(&l->base.addr, (struct sockaddr *)&ss);
+        r = ior__posix_addr_from_sockaddr(&l->base.addr,
+                                          (struct sockaddr *)&ss);
     if (r != 0) {
         if (fd >= 0)
-            ior__close_fd(fd);
+            ior__posix_close_fd(fd);
         ior__free(l);
         return r;
     }
-    ior__io_init(&l->io, fd, on_acceptable);
+    ior__posix_io_init(&l->io, fd, on_acceptable);
     *out = &l->base;
     return 0;
 }
@@ -248,7 +249,7 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
 int ior__os_listener_start(ior_listener_t *base)
 {
     ior__posix_listener_t *l = (ior__posix_listener_t *)base;
-    int r = ior__io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ);
+    int r = ior__posix_io_set(IOR__PL(base->loop), &l->io, IOR__IO_READ);
     if (r == 0)
         reserve_open(IOR__PL(base->loop));
     return r;

@@ -46,15 +46,14 @@
 /* The backend's UDP socket; the core's part (common/udp.c) first. */
 typedef struct ior__posix_udp {
     struct ior_udp base;
-    ior__io_t io;
-    ior__later_t later;
+    ior__posix_io_t io;
+    ior__posix_later_t later;
     unsigned char want_write; /* queue non-empty: waiting for room */
     unsigned char refused;    /* a refusal to report from the loop */
 } ior__posix_udp_t;
 
 #define PU(u) ((ior__posix_udp_t *)(u))
-#define UDP_OF(iop)                                                        \
-    ((ior__posix_udp_t *)((char *)(iop)-offsetof(ior__posix_udp_t, io)))
+#define UDP_OF(iop) IOR__CONTAINER(iop, ior__posix_udp_t, io)
 
 static void udp_update(ior__posix_udp_t *pu)
 {
@@ -66,7 +65,7 @@ static void udp_update(ior__posix_udp_t *pu)
     if (pu->want_write)
         ev |= IOR__IO_WRITE;
     /* Only ENOMEM growing the poll set can fail; the next change retries. */
-    (void)ior__io_set(IOR__PL(pu->base.loop), &pu->io, ev);
+    (void)ior__posix_io_set(IOR__PL(pu->base.loop), &pu->io, ev);
 }
 
 /*
@@ -81,7 +80,7 @@ static void udp_sockaddr(const ior_udp_t *u, const ior_addr_t *a,
         ior__addr_map_v6(a, &m);
         a = &m;
     }
-    (void)ior__addr_to_sockaddr(a, ss, len);
+    (void)ior__posix_addr_to_sockaddr(a, ss, len);
 }
 
 /* One send: 0, or the errno. to NULL: the connected peer. */
@@ -172,14 +171,14 @@ static void udp_read(ior__posix_loop_t *pl, ior__posix_udp_t *pu)
         memset(&from, 0, sizeof(from));
         /* An IPv4 sender on a dual-stack socket comes back as IPv4. */
         if (msg.msg_namelen > 0)
-            (void)ior__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
+            (void)ior__posix_addr_from_sockaddr(&from, (struct sockaddr *)&ss);
         if (u->ops->datagram_received != NULL)
             u->ops->datagram_received(u, u->user, pl->rbuf, (size_t)n, &from,
                                       (msg.msg_flags & MSG_TRUNC) != 0);
     }
 }
 
-static void udp_on_io(ior__posix_loop_t *pl, ior__io_t *io, unsigned rev)
+static void udp_on_io(ior__posix_loop_t *pl, ior__posix_io_t *io, unsigned rev)
 {
     ior__posix_udp_t *pu = UDP_OF(io);
     /* ERR: the pending error is collected by the recv or the send. */
@@ -194,8 +193,8 @@ void ior__os_udp_close(ior_udp_t *u)
 {
     ior__posix_udp_t *pu = PU(u);
     ior__posix_loop_t *pl = IOR__PL(u->loop);
-    ior__io_stop(pl, &pu->io);
-    ior__close_fd(pu->io.fd);
+    ior__posix_io_stop(pl, &pu->io);
+    ior__posix_close_fd(pu->io.fd);
     pu->io.fd = -1;
     ior__dq_clear(&u->q);
     ior__posix_free_later(pl, &pu->later, pu);
@@ -206,7 +205,7 @@ static int udp_socket(const struct sockaddr_storage *ss, socklen_t len,
 {
     int on = 1;
     int r;
-    int fd = ior__socket(ss->ss_family, SOCK_DGRAM);
+    int fd = ior__posix_socket(ss->ss_family, SOCK_DGRAM);
     if (fd < 0)
         return ior__posix_error(-fd);
     if (opts != NULL && opts->reuse_address)
@@ -218,7 +217,7 @@ static int udp_socket(const struct sockaddr_storage *ss, socklen_t len,
     }
     if (bind(fd, (const struct sockaddr *)ss, len) != 0) {
         r = ior__posix_error(errno);
-        ior__close_fd(fd);
+        ior__posix_close_fd(fd);
         return r;
     }
     *out = fd;
@@ -234,7 +233,7 @@ int ior__os_udp_open(ior_loop_t *loop, const ior_addr_t *addr,
     int fd = -1;
     int r;
     (void)loop;
-    (void)ior__addr_to_sockaddr(addr, &ss, &len);
+    (void)ior__posix_addr_to_sockaddr(addr, &ss, &len);
     pu = ior__calloc(1, sizeof(*pu));
     if (pu == NULL)
         return IOR_ENOMEM;
@@ -243,14 +242,14 @@ int ior__os_udp_open(ior_loop_t *loop, const ior_addr_t *addr,
         ior__free(pu);
         return r;
     }
-    ior__io_init(&pu->io, fd, udp_on_io);
+    ior__posix_io_init(&pu->io, fd, udp_on_io);
     *out = &pu->base;
     return 0;
 }
 
 int ior__os_udp_start(ior_udp_t *u)
 {
-    return ior__io_set(IOR__PL(u->loop), &PU(u)->io, IOR__IO_READ);
+    return ior__posix_io_set(IOR__PL(u->loop), &PU(u)->io, IOR__IO_READ);
 }
 
 int ior__os_udp_address(const ior_udp_t *u, ior_addr_t *out)
@@ -259,7 +258,7 @@ int ior__os_udp_address(const ior_udp_t *u, ior_addr_t *out)
     socklen_t len = sizeof(ss);
     if (getsockname(PU(u)->io.fd, (struct sockaddr *)&ss, &len) != 0)
         return ior__posix_error(errno);
-    return ior__addr_from_sockaddr(out, (struct sockaddr *)&ss);
+    return ior__posix_addr_from_sockaddr(out, (struct sockaddr *)&ss);
 }
 
 /* Sends now if nothing waits, else queues; see the top of the file. */

@@ -5,6 +5,9 @@
  * Every test waits for process_ended (so no child is left behind) under
  * the nu_loop watchdog; nothing sleeps to synchronise.
  */
+#ifndef _WIN32
+#define _POSIX_C_SOURCE 200809L /* sigaction (the interrupt test) */
+#endif
 #include "child_platform.h"
 #include "net_util.h"
 
@@ -16,6 +19,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#ifndef _WIN32
+#include <signal.h>
+#endif
 
 #ifndef IOR_CHILD_HELPER
 #error "IOR_CHILD_HELPER (the child_helper path) must be set by CMake"
@@ -589,6 +596,57 @@ static void test_process_missing_program_enoent(void **state)
     assert_int_equal(pr.ended, 0);
 }
 
+#if !IOR_TEST_ON_WINDOWS
+
+static int raised;
+
+static void raise_term(ior_loop_t *loop, void *user)
+{
+    (void)loop;
+    (void)user;
+    raised++;
+    assert_int_equal(raise(SIGTERM), 0);
+}
+
+/*
+ * POSIX: SIGTERM and SIGCHLD arrive through one signal channel of the
+ * loop (posix/signal.c): a loop that stops on interrupts still sees its
+ * children exit (net_process_epoll_sigchld runs this on the SIGCHLD
+ * path), SIGTERM stops it, and ior_loop_free gives SIGTERM its previous
+ * disposition back. Windows' Ctrl-C path has no test here: raising a
+ * console event would reach every process on the console (ctest too).
+ */
+static void test_process_interrupt_and_child_exit_share_the_loop(void **state)
+{
+    static const char *const a0[] = {"child_helper", "exit", "0", NULL};
+    static const char *const a3[] = {"child_helper", "exit", "3", NULL};
+    struct sigaction before, after;
+    nu_loop_t nl;
+    proc_t pr[2];
+    (void)state;
+    memset(pr, 0, sizeof(pr));
+    raised = 0;
+    assert_int_equal(sigaction(SIGTERM, NULL, &before), 0);
+    nu_loop_init(&nl);
+    assert_int_equal(ior_loop_stop_on_interrupt(nl.loop), 0);
+    proc_spawn(&pr[0], nl.loop, a0);
+    nu_loop_run(&nl); /* process_ended stops it */
+    assert_int_equal(pr[0].ended, 1);
+    assert_int_equal(pr[0].exit_code, 0);
+    /* Only the signal stops this run (the watchdog would fail it). */
+    assert_int_equal(ior_call_later(nl.loop, 0, raise_term, NULL, NULL), 0);
+    nu_loop_run(&nl);
+    assert_int_equal(raised, 1);
+    proc_spawn(&pr[1], nl.loop, a3);
+    nu_loop_run(&nl);
+    assert_int_equal(pr[1].ended, 1);
+    assert_int_equal(pr[1].exit_code, 3);
+    nu_loop_free(&nl);
+    assert_int_equal(sigaction(SIGTERM, NULL, &after), 0);
+    assert_true(after.sa_handler == before.sa_handler);
+}
+#endif
+
 /*
  * ior_loop_free with a child still running closes its pipes and leaves it
  * running (it is not killed): this echo child sees EOF and exits 0 by
@@ -631,6 +689,9 @@ int main(void)
         cmocka_unit_test(test_process_env_and_cwd_honoured),
         cmocka_unit_test(test_process_missing_program_enoent),
         cmocka_unit_test(test_process_loop_free_leaves_child_running),
+#if !IOR_TEST_ON_WINDOWS
+        cmocka_unit_test(test_process_interrupt_and_child_exit_share_the_loop),
+#endif
     };
     nu_alloc_install();
     return cmocka_run_group_tests_name("net_process", tests, NULL, NULL);
