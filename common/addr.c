@@ -4,7 +4,7 @@
  * follows RFC 5952: lowercase, the longest run of two or more zero groups
  * compressed (the first on a tie), IPv4-mapped addresses in dotted form.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * The one replaceable allocator behind every allocation of the library, so
  * tests can inject out-of-memory at any allocation and count leaks.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
  * here, and a full queue refuses the whole datagram rather than buffering
  * without limit or cutting it.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 

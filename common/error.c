@@ -1,5 +1,5 @@
 /* The error table: names and messages generated from IOR_ERRNO_MAP. */
-#include "internal.h"
+#include "core.h"
 
 const char *ior_strerror(int err)
 {

@@ -4,7 +4,7 @@
  * supplies only the wait-and-dispatch step (ior__os_loop_poll) and the OS
  * objects behind it.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <limits.h>
 
@@ -71,13 +71,13 @@ void ior__core_loop_update_time(ior_loop_t *loop)
         loop->now = now;
 }
 
-int ior__core_loop_alive(const ior_loop_t *loop)
+int ior__loop_alive(const ior_loop_t *loop)
 {
     return loop->active > 0 || loop->timers.count > 0 ||
            loop->pending_head != NULL;
 }
 
-int ior__core_loop_timeout(ior_loop_t *loop)
+int ior__loop_timeout(ior_loop_t *loop)
 {
     uint64_t next;
     int has;
@@ -99,7 +99,7 @@ int ior__core_loop_timeout(ior_loop_t *loop)
  * scheduled by these callbacks wait for the next pass, even with delay 0,
  * so a timer that re-arms itself cannot starve the loop.
  */
-void ior__core_loop_run_timers(ior_loop_t *loop)
+void ior__loop_run_timers(ior_loop_t *loop)
 {
     uint64_t limit = loop->timers.next_seq;
     ior_callback_t cb;
@@ -114,7 +114,7 @@ void ior__core_loop_run_timers(ior_loop_t *loop)
  * Runs the work deferred so far; work deferred while it runs waits for the
  * next pass (the wait is then zero), so nothing can spin here forever.
  */
-void ior__core_loop_run_pending(ior_loop_t *loop)
+void ior__loop_run_pending(ior_loop_t *loop)
 {
     ior_transport_t *t = loop->pending_head;
 
@@ -125,12 +125,12 @@ void ior__core_loop_run_pending(ior_loop_t *loop)
         t->pending_next = NULL;
         t->pending = 0;
         if (what & IOR__PEND_CLOSE) {
-            ior__core_run_close(t);
+            ior__transport_run_close(t);
         } else {
             if (what & IOR__PEND_BEGIN)
-                ior__core_transport_begin(t);
+                ior__transport_begin(t);
             if (what & IOR__PEND_DELIVER)
-                ior__core_run_deliver(t);
+                ior__transport_run_deliver(t);
             if (what & IOR__PEND_DRAIN)
                 ior__core_drained(t);
         }
@@ -138,12 +138,12 @@ void ior__core_loop_run_pending(ior_loop_t *loop)
     }
 }
 
-void ior__core_loop_ref(ior_loop_t *loop)
+void ior__loop_ref(ior_loop_t *loop)
 {
     loop->active++;
 }
 
-void ior__core_loop_unref(ior_loop_t *loop)
+void ior__loop_unref(ior_loop_t *loop)
 {
     loop->active--;
 }
@@ -180,12 +180,12 @@ int ior_loop_run(ior_loop_t *loop)
     loop->stop = 0;
     for (;;) {
         ior__core_loop_update_time(loop);
-        ior__core_loop_run_timers(loop);
-        ior__core_loop_run_pending(loop);
-        if (loop->stop || !ior__core_loop_alive(loop))
+        ior__loop_run_timers(loop);
+        ior__loop_run_pending(loop);
+        if (loop->stop || !ior__loop_alive(loop))
             break;
-        ior__os_loop_poll(loop, ior__core_loop_timeout(loop));
-        ior__core_loop_run_pending(loop);
+        ior__os_loop_poll(loop, ior__loop_timeout(loop));
+        ior__loop_run_pending(loop);
         if (loop->stop)
             break;
     }
@@ -227,7 +227,7 @@ int ior_loop_stop_on_interrupt(ior_loop_t *loop)
     return r;
 }
 
-void ior__core_loop_post(ior_loop_t *loop, struct ior__async *a)
+void ior__loop_post(ior_loop_t *loop, struct ior__async *a)
 {
     int wake;
 
@@ -262,7 +262,7 @@ int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user)
     a->cb = cb;
     a->user = user;
     a->heap = 1;
-    ior__core_loop_post(loop, a);
+    ior__loop_post(loop, a);
     return 0;
 }
 
@@ -331,7 +331,7 @@ int ior_loop_free(ior_loop_t *loop)
         while (loop->handles != NULL)
             loop->handles->close(loop->handles);
         ior__timers_cleanup(&loop->timers);
-        ior__core_loop_run_pending(loop);
+        ior__loop_run_pending(loop);
         if (loop->pending_head == NULL && loop->transports == NULL &&
             loop->handles == NULL && loop->threads == 0 &&
             ior__os_loop_outstanding(loop) == 0)

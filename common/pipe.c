@@ -5,7 +5,7 @@
  * handle (ior__os_stdio_dup), so closing the transport never frees
  * descriptor 0, 1 or 2 (or the process's standard handle) for reuse.
  */
-#include "internal.h"
+#include "core.h"
 
 int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
                   const ior_protocol_ops_t *ops, void *user,
@@ -22,11 +22,11 @@ int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     r = ior__os_pipe_open(loop, os_handle, dirs, &t);
     if (r != 0)
         return r;
-    ior__core_transport_set_direction(t, (dirs & IOR_PIPE_READ) != 0,
+    ior__transport_set_direction(t, (dirs & IOR_PIPE_READ) != 0,
                                       (dirs & IOR_PIPE_WRITE) != 0);
     (void)ior_transport_set_protocol(t, ops, user);
     /* Reading starts from the loop, after this returns. */
-    ior__core_defer(t, IOR__PEND_BEGIN);
+    ior__transport_defer(t, IOR__PEND_BEGIN);
     *out = t;
     return 0;
 }

@@ -3,11 +3,11 @@
  * alive, and the rule for process_ended, which both backends share. A
  * backend starts the child, watches for its exit, and reports it with
  * ior__core_proc_exited; the core reports each stdio transport it frees
- * (ior__core_proc_stdio_gone). process_ended runs once both have happened
+ * (ior__proc_stdio_gone). process_ended runs once both have happened
  * for all three, as Twisted's maybeCallProcessEnded, and then the backend
  * releases the process (its release hook).
  */
-#include "internal.h"
+#include "core.h"
 
 void ior__core_proc_init(ior__proc_t *p, ior_loop_t *loop,
                          const ior_process_ops_t *ops, void *user,
@@ -65,7 +65,7 @@ static void maybe_end(ior__proc_t *p)
     p->release(p);
 }
 
-void ior__core_proc_stdio_gone(ior_transport_t *t)
+void ior__proc_stdio_gone(ior_transport_t *t)
 {
     ior__proc_t *p = t->proc;
     t->proc = NULL;

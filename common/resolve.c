@@ -5,7 +5,7 @@
  * reported as IOR_ECANCELED at once; ior_loop_free then waits for the
  * thread to post before the loop's memory goes.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 
@@ -49,7 +49,7 @@ static void resolve_thread(void *arg)
         r->addrs = NULL;
         r->n = 0;
     }
-    ior__core_loop_post(r->loop, &r->done);
+    ior__loop_post(r->loop, &r->done);
 }
 
 /* On the loop: the thread has finished. */

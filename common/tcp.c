@@ -5,7 +5,7 @@
  * made, so a query needs no OS call and answers the same after
  * connection_lost or an abort.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 

@@ -9,7 +9,7 @@
  * comes first, then the transport begins (reading starts, or it is
  * closed if the callback set no protocol).
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 
@@ -126,5 +126,5 @@ void ior__core_connect_done(ior__connect_t *c, ior_transport_t *t, int status,
     t->peer = c->peer;
     ior__addr_unmap(&t->peer);
     c->cb(loop, c->user, t, 0, 0);
-    ior__core_transport_begin(t);
+    ior__transport_begin(t);
 }

@@ -10,7 +10,7 @@
  *    back). Pending connections their peer aborted are the backend's to
  *    re-arm silently: only it knows which OS codes those are.
  */
-#include "internal.h"
+#include "core.h"
 
 static void listener_handle_close(ior__handle_t *h)
 {
@@ -85,7 +85,7 @@ void ior_listener_close(ior_listener_t *l)
 void ior__core_accepted(ior_listener_t *l, ior_transport_t *t)
 {
     l->ops->connection_accepted(l, l->user, t);
-    ior__core_transport_begin(t);
+    ior__transport_begin(t);
 }
 
 static void accept_retry(ior_loop_t *loop, void *user)

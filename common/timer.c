@@ -6,7 +6,7 @@
  * keeps an unsorted list; libuv embeds the node in the user's handle; we
  * want neither a scan nor a dangling pointer).
  */
-#include "internal.h"
+#include "core.h"
 
 void ior__timers_init(ior__timers_t *h)
 {

@@ -4,7 +4,7 @@
  * abstract.FileDescriptor, and again, drifting, in iocpreactor's
  * FileHandle). The rules are DESIGN.md's, cited by number.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 
@@ -302,11 +302,11 @@ int ior_transport_lose_connection(ior_transport_t *t)
     if (t->disconnecting)
         return 0;
     if (t->write_disconnected) {
-        ior__core_close(t, IOR_EDONE, 0);
+        ior__transport_close(t, IOR_EDONE, 0);
         return 0;
     }
     t->disconnecting = 1;
-    ior__core_drop_held(t);
+    ior__transport_drop_held(t);
     if (!t->reading_paused)
         ior__os_stop_reading(t);
     ior__os_start_writing(t);
@@ -336,10 +336,10 @@ int ior_transport_abort_connection(ior_transport_t *t)
         return 0;
     t->aborting = 1;
     if (!t->closing) {
-        ior__core_drop_held(t);
+        ior__transport_drop_held(t);
         if (!t->reading_paused && !t->disconnecting)
             ior__os_stop_reading(t);
-        ior__core_close(t, IOR_EABORTED, 0);
+        ior__transport_close(t, IOR_EABORTED, 0);
     }
     return 0;
 }

@@ -5,7 +5,7 @@
  * held and delivered first, in order, after resume_producing: pausing
  * never cancels a read and never loses data.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 
@@ -14,7 +14,7 @@ static int is_gone(const ior_transport_t *t)
     return t->disconnected || t->closing;
 }
 
-void ior__core_drop_held(ior_transport_t *t)
+void ior__transport_drop_held(ior_transport_t *t)
 {
     ior__free(t->held.data);
     memset(&t->held, 0, sizeof t->held);
@@ -55,14 +55,14 @@ int ior__core_wants_read(const ior_transport_t *t)
            t->held.len == 0 && !t->eof_held;
 }
 
-void ior__core_transport_set_direction(ior_transport_t *t, int readable,
+void ior__transport_set_direction(ior_transport_t *t, int readable,
                                        int writable)
 {
     t->read_disconnected = readable ? 0 : 1;
     t->write_disconnected = writable ? 0 : 1;
 }
 
-void ior__core_transport_begin(ior_transport_t *t)
+void ior__transport_begin(ior_transport_t *t)
 {
     t->began = 1;
     if (is_gone(t))
@@ -96,7 +96,7 @@ static void deliver_eof(ior_transport_t *t)
     if (t->proto != NULL && t->proto->read_connection_lost != NULL) {
         t->proto->read_connection_lost(t, t->proto_user);
         if (!is_gone(t) && t->write_disconnected)
-            ior__core_close(t, IOR_EDONE, 0);
+            ior__transport_close(t, IOR_EDONE, 0);
         return;
     }
     /*
@@ -130,7 +130,7 @@ void ior__core_read_eof(ior_transport_t *t)
 }
 
 /* From the pending list after resume_producing: held bytes, then EOF. */
-void ior__core_run_deliver(ior_transport_t *t)
+void ior__transport_run_deliver(ior_transport_t *t)
 {
     if (is_gone(t) || t->disconnecting || t->reading_paused)
         return;
@@ -176,7 +176,7 @@ int ior_transport_resume_producing(ior_transport_t *t)
         return 0;
     t->reading_paused = 0;
     if (t->held.len > 0 || t->eof_held)
-        ior__core_defer(t, IOR__PEND_DELIVER);
+        ior__transport_defer(t, IOR__PEND_DELIVER);
     else if (ior__core_wants_read(t))
         ior__os_start_reading(t);
     return 0;

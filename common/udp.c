@@ -10,7 +10,7 @@
  * IPv4 one on an IPv6-only socket, is IOR_EAFNOSUPPORT; a call on a
  * closed socket is IOR_EINVAL.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * IOR_EINVAL; a NULL interface means "any"; a group or interface the
  * socket cannot use (IPv6 on IPv4, IPv4 on IPv6-only) is IOR_EAFNOSUPPORT.
  */
-#include "internal.h"
+#include "core.h"
 
 static int family_ok(const ior_addr_t *a)
 {

@@ -2,7 +2,7 @@
  * A UDP socket as a producer (DESIGN rule 10 for datagrams): the same on
  * every backend, since it only calls the public pause/resume/close.
  */
-#include "internal.h"
+#include "core.h"
 
 static void udp_pause(void *user)
 {

@@ -4,7 +4,7 @@
  * release callback. Chunks handed to the OS (the send in flight) stay put
  * until the OS gives them back, even when the queue is thrown away.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "seam.h"
 
 /* ------------------------------------------------------------------ */
 /* Operations                                                          */

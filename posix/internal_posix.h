@@ -14,7 +14,7 @@
 #ifndef IOR_INTERNAL_POSIX_H
 #define IOR_INTERNAL_POSIX_H
 
-#include "internal.h"
+#include "seam.h"
 
 #include <limits.h>
 #include <pthread.h>

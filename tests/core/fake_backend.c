@@ -288,8 +288,8 @@ int ior__os_resolve(const char *host, uint16_t port, int family,
 void fake_iterate(ior_loop_t *loop)
 {
     ior__core_loop_update_time(loop);
-    ior__core_loop_run_timers(loop);
-    ior__core_loop_run_pending(loop);
+    ior__loop_run_timers(loop);
+    ior__loop_run_pending(loop);
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,7 +323,7 @@ ior_transport_t *fake_open(ior_loop_t *loop, const ior_protocol_ops_t *ops,
         return NULL;
     if (ops != NULL)
         ior_transport_set_protocol(t, ops, user);
-    ior__core_transport_begin(t);
+    ior__transport_begin(t);
     return t;
 }
 

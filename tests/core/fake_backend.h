@@ -1,6 +1,6 @@
 /*
  * A recording fake backend for the consumer-core tests: it implements every
- * ior__os_* function of common/internal.h, records each call the core makes,
+ * ior__os_* function of common/seam.h, records each call the core makes,
  * and lets the test decide when and how many bytes the "OS" accepts — the
  * shape of Twisted's MemoryFile in test_filedescriptor.py.
  *
@@ -11,7 +11,7 @@
 #ifndef IOR_TEST_FAKE_BACKEND_H
 #define IOR_TEST_FAKE_BACKEND_H
 
-#include "internal.h"
+#include "core.h"
 
 #include <stddef.h>
 
@@ -83,7 +83,7 @@ void fake_poll_default(ior_loop_t *loop, int timeout_ms);
 
 /* A new connected transport: ior__core_transport_init only. */
 ior_transport_t *fake_transport_new(ior_loop_t *loop);
-/* fake_transport_new + ior_transport_set_protocol + ior__core_transport_begin. */
+/* fake_transport_new + ior_transport_set_protocol + ior__transport_begin. */
 ior_transport_t *fake_open(ior_loop_t *loop, const ior_protocol_ops_t *ops,
                            void *user);
 /* The record of a live transport (valid after it is freed). */

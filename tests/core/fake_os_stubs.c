@@ -1,7 +1,7 @@
 /*
  * The OS actions that neither fake backend (fake_backend.c for the core
  * tests, model_fake.c for the model) models as transports. Linked into
- * both, so every ior__os_* of common/internal.h has exactly one
+ * both, so every ior__os_* of common/seam.h has exactly one
  * definition and no public ior_* function needs a stub. With
  * fake_tcp.enabled the TCP actions record what the core asked and hand
  * back plain objects the test completes itself.

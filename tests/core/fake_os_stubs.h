@@ -1,5 +1,5 @@
 /*
- * The OS actions of common/internal.h that the recording fake does not
+ * The OS actions of common/seam.h that the recording fake does not
  * model as transports: TCP listeners and connect requests (a small
  * controllable fake, so the core's checks, defaults, timeout and accept
  * policy can be tested without sockets), socket options and error text.
@@ -7,7 +7,7 @@
 #ifndef IOR_TEST_FAKE_OS_STUBS_H
 #define IOR_TEST_FAKE_OS_STUBS_H
 
-#include "internal.h"
+#include "core.h"
 
 typedef struct fake_tcp {
     /* 0 (default): listen and connect fail with IOR_ENOTSUP in the "OS". */

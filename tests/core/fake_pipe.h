@@ -1,12 +1,12 @@
 /*
- * The pipe, stdio and process OS actions of common/internal.h for the fake
+ * The pipe, stdio and process OS actions of common/seam.h for the fake
  * backends: they record what the core asked, so the core's checks
  * (common/pipe.c, process.c) are tested without handles or children.
  */
 #ifndef IOR_TEST_FAKE_PIPE_H
 #define IOR_TEST_FAKE_PIPE_H
 
-#include "internal.h"
+#include "core.h"
 
 typedef struct fake_pipe {
     /* Makes the transport of ior__os_pipe_open; NULL: IOR_ENOTSUP. */

@@ -1,12 +1,12 @@
 /*
- * The UDP OS actions of common/internal.h for the fake backends: a socket
+ * The UDP OS actions of common/seam.h for the fake backends: a socket
  * that records what the core asked, so the core's checks (common/udp.c,
  * udp_mcast.c) are tested without sockets.
  */
 #ifndef IOR_TEST_FAKE_UDP_H
 #define IOR_TEST_FAKE_UDP_H
 
-#include "internal.h"
+#include "core.h"
 
 typedef struct fake_udp {
     int open_result;  /* what ior__os_udp_open returns (0: a socket) */

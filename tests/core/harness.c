@@ -176,13 +176,13 @@ ior_transport_t *env_open(int i, const ior_protocol_ops_t *ops)
     p->t = t;
     p->rec = fake_rec(t);
     assert_int_equal(ior_transport_set_protocol(t, ops, p), 0);
-    ior__core_transport_begin(t);
+    ior__transport_begin(t);
     return t;
 }
 
 void run_pending(void)
 {
-    ior__core_loop_run_pending(E.loop);
+    ior__loop_run_pending(E.loop);
 }
 
 void assert_sent(const fake_rec_t *rec, const void *exp, size_t n)

@@ -27,7 +27,7 @@
 #define __USE_MINGW_ANSI_STDIO 1
 #endif
 
-#include "internal.h"
+#include "core.h"
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -53,7 +53,7 @@ enum model_op_kind {
     MOP_ABORT,         /* abort_connection */
     MOP_DRAIN,         /* the OS accepts n bytes: send_begin/end, drained */
     MOP_SEND_BEGIN,    /* a send starts and stays in flight */
-    MOP_PASS,          /* one loop pass: ior__core_loop_run_pending */
+    MOP_PASS,          /* one loop pass: ior__loop_run_pending */
     MOP_READ,          /* bytes arrive: ior__core_read */
     MOP_EOF,           /* ior__core_read_eof */
     MOP_ERROR,         /* ior__core_error */

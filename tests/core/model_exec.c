@@ -82,7 +82,7 @@ static void op_open(unsigned slot, unsigned arg)
     m->token->m = m;
     m->t = mfake_new_transport(m);
     if (dirs >= 2) {
-        ior__core_transport_set_direction(m->t, dirs == 2, dirs == 3);
+        ior__transport_set_direction(m->t, dirs == 2, dirs == 3);
         m->write_disconnected = dirs == 2;
         m->read_disconnected = dirs == 3;
         m->shut = dirs == 2;
@@ -92,7 +92,7 @@ static void op_open(unsigned slot, unsigned arg)
                                                      : &model_proto_plain,
                                       m->token) == 0,
            "set_protocol");
-    ior__core_transport_begin(m->t);
+    ior__transport_begin(m->t);
     MCHECK(m->reading == !m->read_disconnected,
            "reading %s after begin", m->reading ? "started" : "not started");
     model_sync(m);
@@ -259,7 +259,7 @@ static void op_send_begin(mtrans_t *m)
 
 static void op_pass(void)
 {
-    ior__core_loop_run_pending(W.loop);
+    ior__loop_run_pending(W.loop);
     model_sync_all();
 }
 

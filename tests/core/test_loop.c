@@ -227,27 +227,27 @@ static void test_loop_liveness(void **state)
     memset(&th, 0, sizeof(th));
     th.loop = E.loop;
     th.h.close = thandle_close;
-    assert_false(ior__core_loop_alive(E.loop));
+    assert_false(ior__loop_alive(E.loop));
     assert_int_equal(ior_loop_run(E.loop), 0);
     assert_int_equal(((fake_loop_t *)E.loop)->polls, 0);
-    ior__core_loop_ref(E.loop);
-    assert_true(ior__core_loop_alive(E.loop));
-    ior__core_loop_unref(E.loop);
-    assert_false(ior__core_loop_alive(E.loop));
+    ior__loop_ref(E.loop);
+    assert_true(ior__loop_alive(E.loop));
+    ior__loop_unref(E.loop);
+    assert_false(ior__loop_alive(E.loop));
     ior_call_later(E.loop, 5, push, NULL, &id);
-    assert_true(ior__core_loop_alive(E.loop));
+    assert_true(ior__loop_alive(E.loop));
     ior_timer_cancel(E.loop, id);
-    assert_false(ior__core_loop_alive(E.loop));
+    assert_false(ior__loop_alive(E.loop));
     ior__core_handle_add(E.loop, &th.h);
-    assert_true(ior__core_loop_alive(E.loop));
+    assert_true(ior__loop_alive(E.loop));
     ior__core_handle_remove(E.loop, &th.h);
-    assert_false(ior__core_loop_alive(E.loop));
+    assert_false(ior__loop_alive(E.loop));
     t = env_open(0, &tproto_aware_ops);
-    assert_true(ior__core_loop_alive(E.loop));
+    assert_true(ior__loop_alive(E.loop));
     ior_transport_abort_connection(t);
     run_pending();
     assert_int_equal(E.p[0].n_lost, 1);
-    assert_false(ior__core_loop_alive(E.loop));
+    assert_false(ior__loop_alive(E.loop));
     assert_int_equal(th.closed, 0);
 }
 

@@ -7,7 +7,7 @@
  */
 #include "harness.h"
 
-#include "internal.h"
+#include "core.h"
 
 #include <string.h>
 

@@ -175,7 +175,7 @@ static void test_begin_paused_reads_only_after_resume(void **state)
     p->rec = fake_rec(t);
     ior_transport_set_protocol(t, &tproto_aware_ops, p);
     ior_transport_pause_producing(t);
-    ior__core_transport_begin(t);
+    ior__transport_begin(t);
     assert_int_equal(p->rec->start_reading, 0);
     ior_transport_resume_producing(t);
     run_pending();

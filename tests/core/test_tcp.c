@@ -173,7 +173,7 @@ static void test_listen_start_failure_leaves_nothing(void **state)
                      IOR_ENOMEM);
     assert_null(l);
     assert_int_equal(fake_tcp.listener_closes, 1);
-    assert_int_equal(ior__core_loop_alive(E.loop), 0);
+    assert_int_equal(ior__loop_alive(E.loop), 0);
 }
 
 /* connection_accepted runs first, then the transport begins (reads). */
@@ -248,7 +248,7 @@ static void test_listener_close_cancels_accept_retry(void **state)
     fake_iterate(E.loop);
     assert_int_equal(fake_tcp.resumes, 0);
     assert_int_equal(n_accept_error, 1);
-    assert_int_equal(ior__core_loop_alive(E.loop), 0);
+    assert_int_equal(ior__loop_alive(E.loop), 0);
 }
 
 /* connect: NULL arguments and a bind of another family are IOR_EINVAL. */
@@ -301,7 +301,7 @@ static void test_connect_failure_passes_os_error(void **state)
     assert_int_equal(n_connect, 1);
     assert_int_equal(connect_status, IOR_ECONNREFUSED);
     assert_int_equal(connect_os_error, 111);
-    assert_int_equal(ior__core_loop_alive(E.loop), 0);
+    assert_int_equal(ior__loop_alive(E.loop), 0);
 }
 
 /* The timeout wins over a later OS result: IOR_ETIMEDOUT, os_error 0,
@@ -394,7 +394,7 @@ static void test_connect_timer_oom_discards_request(void **state)
     alloc_fail_after(-1);
     assert_int_equal(fake_tcp.discards, 1);
     assert_int_equal(n_connect, 0);
-    assert_int_equal(ior__core_loop_alive(E.loop), 0);
+    assert_int_equal(ior__loop_alive(E.loop), 0);
 }
 
 /* Options: NULL EINVAL; not TCP ENOTSUP; idle > 32767 ERANGE; after an

@@ -89,12 +89,12 @@ static void test_timer_cancel_head(void **state)
     ior__core_loop_update_time(E.loop);
     assert_int_equal(ior_call_later(E.loop, 10, rec_fire, (void *)1, &a), 0);
     assert_int_equal(ior_call_later(E.loop, 40, rec_fire, (void *)2, &b), 0);
-    assert_int_equal(ior__core_loop_timeout(E.loop), 10);
+    assert_int_equal(ior__loop_timeout(E.loop), 10);
     assert_int_equal(ior_timer_cancel(E.loop, a), 0);
-    assert_int_equal(ior__core_loop_timeout(E.loop), 40);
+    assert_int_equal(ior__loop_timeout(E.loop), 40);
     at(1100);
     assert_fired(exp, 1);
-    assert_int_equal(ior__core_loop_timeout(E.loop), -1);
+    assert_int_equal(ior__loop_timeout(E.loop), -1);
 }
 
 static ior_timer_id victim, self_id;
@@ -139,7 +139,7 @@ static void test_timer_added_from_timer_runs_next_pass(void **state)
     ior_call_later(E.loop, 0, rearm_zero, (void *)1, NULL);
     at(1000);
     assert_fired(exp, 1);
-    assert_int_equal(ior__core_loop_timeout(E.loop), 0);
+    assert_int_equal(ior__loop_timeout(E.loop), 0);
     at(1000);
     assert_fired(exp, 2);
     at(1000);
@@ -223,17 +223,17 @@ static void test_loop_timeout_follows_next_timer(void **state)
     (void)state;
     reset_fired();
     ior__core_loop_update_time(E.loop);
-    assert_int_equal(ior__core_loop_timeout(E.loop), -1);
+    assert_int_equal(ior__loop_timeout(E.loop), -1);
     ior_call_later(E.loop, UINT64_MAX, rec_fire, (void *)9, NULL);
-    assert_true(ior__core_loop_timeout(E.loop) > 0);
+    assert_true(ior__loop_timeout(E.loop) > 0);
     ior_call_later(E.loop, 50, rec_fire, (void *)1, NULL);
-    assert_int_equal(ior__core_loop_timeout(E.loop), 50);
+    assert_int_equal(ior__loop_timeout(E.loop), 50);
     fake_set_now(1020);
     ior__core_loop_update_time(E.loop);
-    assert_int_equal(ior__core_loop_timeout(E.loop), 30);
+    assert_int_equal(ior__loop_timeout(E.loop), 30);
     t = env_open(0, &tproto_aware_ops);
     ior_transport_lose_connection(t); /* a deferred drain is pending */
-    assert_int_equal(ior__core_loop_timeout(E.loop), 0);
+    assert_int_equal(ior__loop_timeout(E.loop), 0);
     at(1000000);
     run_pending();
     assert_int_equal(nfired, 1);

@@ -11,7 +11,7 @@
  * as the FIRST member, so a pointer to one is a pointer to the other:
  *
  *     struct ior__posix_loop { struct ior_loop base; int epfd; ... };
- *     struct ior__fd { struct ior_transport base; int fd; ... };
+ *     struct ior__posix_fd { struct ior_transport base; ... };
  *
  * Rules a backend follows (the core relies on them):
  *  - It never calls a protocol or producer callback itself; it reports to
@@ -29,8 +29,8 @@
  *  - It frees a transport only after ior__os_transport_free() AND after its
  *    last OS operation on it has completed.
  */
-#ifndef IOR_INTERNAL_H
-#define IOR_INTERNAL_H
+#ifndef IOR_SEAM_H
+#define IOR_SEAM_H
 
 #include "ior.h"
 
@@ -81,19 +81,7 @@ typedef struct ior__timers {
     uint64_t next_seq;
 } ior__timers_t;
 
-void ior__timers_init(ior__timers_t *h);
 void ior__timers_cleanup(ior__timers_t *h);
-int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
-                    void *user, ior_timer_id *out);
-int ior__timers_cancel(ior__timers_t *h, ior_timer_id id);
-/* Earliest deadline; 0 with *has = 0 when empty. */
-uint64_t ior__timers_next(const ior__timers_t *h, int *has);
-/*
- * Removes the earliest timer if its deadline <= now and its sequence is
- * below seq_limit; returns 1 and its callback, else 0.
- */
-int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
-                        ior_callback_t *cb, void **user);
 
 /* ------------------------------------------------------------------ */
 /* Write queue                                                         */
@@ -121,23 +109,6 @@ typedef struct ior__wqueue {
     int discarded; /* the queue was thrown away while a send was in flight */
 } ior__wqueue_t;
 
-/* The queue itself (common/wqueue.c); the core's write path uses these. */
-void ior__wq_init(ior__wqueue_t *q);
-/* Appends a copy (all or nothing). IOR_ENOMEM leaves q unchanged. */
-int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,
-                      size_t total);
-int ior__wq_push_ref(ior__wqueue_t *q, const void *data, size_t len,
-                     ior_release_cb release, void *ctx);
-size_t ior__wq_peek(ior__wqueue_t *q, ior_buf_t *bufs, size_t max_bufs,
-                    size_t max_len);
-void ior__wq_consume(ior__wqueue_t *q, size_t n);
-/*
- * Throws the queue away: chunks outside the send in flight go to the done
- * list at once, the rest when the send ends.
- */
-void ior__wq_discard(ior__wqueue_t *q);
-/* Runs and frees the done list (release callbacks may re-enter). */
-void ior__wq_release_done(ior__wqueue_t *q);
 /*
  * Copies bufs into dst, up to cap bytes, and returns how many: a backend
  * whose OS call takes one buffer gathers what ior__core_send_begin marked
@@ -191,20 +162,8 @@ struct ior_loop {
 int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
                         unsigned max_events);
 void ior__core_loop_update_time(ior_loop_t *loop);
-/* -1: wait forever; 0: do not wait; else ms until the next timer. */
-int ior__core_loop_timeout(ior_loop_t *loop);
-void ior__core_loop_run_timers(ior_loop_t *loop);
-void ior__core_loop_run_pending(ior_loop_t *loop);
 /* The backend calls this when its wake-up fires (any time is harmless). */
 void ior__core_loop_run_async(ior_loop_t *loop);
-int ior__core_loop_alive(const ior_loop_t *loop);
-void ior__core_loop_ref(ior_loop_t *loop);
-void ior__core_loop_unref(ior_loop_t *loop);
-/*
- * Queues a for the loop's thread and wakes it; any thread, never fails
- * (the caller owns a's memory until a->cb runs).
- */
-void ior__core_loop_post(ior_loop_t *loop, struct ior__async *a);
 void ior__core_handle_add(ior_loop_t *loop, ior__handle_t *h);
 void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h);
 
@@ -216,7 +175,7 @@ void ior__core_handle_remove(ior_loop_t *loop, ior__handle_t *h);
 #define IOR__PEND_DRAIN 0x1   /* run ior__core_drained */
 #define IOR__PEND_DELIVER 0x2 /* deliver held read data / EOF */
 #define IOR__PEND_CLOSE 0x4   /* deliver connection_lost */
-#define IOR__PEND_BEGIN 0x8   /* run ior__core_transport_begin (pipes) */
+#define IOR__PEND_BEGIN 0x8   /* run ior__transport_begin (pipes) */
 
 /* Read data held while paused, delivered in order on resume. */
 typedef struct ior__rbuf {
@@ -254,7 +213,7 @@ struct ior_transport {
     unsigned char closing;        /* connection_lost decided, pending */
     unsigned char eof_held;       /* EOF arrived while paused */
     unsigned char os_closed;      /* ior__os_close called */
-    unsigned char began;          /* ior__core_transport_begin done */
+    unsigned char began;          /* ior__transport_begin done */
 
     ior__wqueue_t q;
     size_t buffer_size;
@@ -287,23 +246,9 @@ struct ior_transport {
 /*
  * A new connected transport: defaults, linked into the loop (which it
  * keeps alive). The backend then calls the user's accept/connect callback
- * and, after it returns, ior__core_transport_begin().
+ * and, after it returns, ior__transport_begin().
  */
 void ior__core_transport_init(ior_transport_t *t, ior_loop_t *loop);
-
-/*
- * A transport that uses one direction only (pipes, stdio): the unused one
- * counts as closed from the start, without callbacks. Call right after
- * ior__core_transport_init.
- */
-void ior__core_transport_set_direction(ior_transport_t *t, int readable,
-                                       int writable);
-
-/*
- * The accept/connect callback has returned: without a protocol the
- * transport is aborted; otherwise reading starts (unless paused).
- */
-void ior__core_transport_begin(ior_transport_t *t);
 
 /* Whether the core wants bytes now (connected, not paused or closing). */
 int ior__core_wants_read(const ior_transport_t *t);
@@ -336,21 +281,6 @@ void ior__core_send_end(ior_transport_t *t, size_t n);
 void ior__core_drained(ior_transport_t *t);
 /* Schedules ior__core_drained from the loop's pending list. */
 void ior__core_defer_drain(ior_transport_t *t);
-/* Schedules a pending-list job (IOR__PEND_*) for t. */
-void ior__core_defer(ior_transport_t *t, unsigned what);
-/*
- * Core-private (common/transport.c): t forgets its producer (flags
- * cleared) and returns it in *ops and *user without calling it; a transport
- * producer forgets t as its consumer. *ops is NULL when there was none.
- */
-void ior__producer_forget(ior_transport_t *t, const ior_producer_ops_t **ops,
-                          void **user);
-/*
- * Core-private: t is going (rule 9). If it is another transport's
- * producer, that transport unregisters it (rule 5), so nothing is left
- * pointing at t.
- */
-void ior__producer_gone(ior_transport_t *t);
 
 /* ------------------------------------------------------------------ */
 /* Datagram send queue (UDP, both backends)                            */
@@ -375,7 +305,6 @@ typedef struct ior__dqueue {
 #define IOR__UDP_DEFAULT_PACKET 8192
 #define IOR__UDP_DEFAULT_QUEUE (1024 * 1024)
 
-void ior__dq_init(ior__dqueue_t *q, size_t limit);
 /*
  * Queues a copy of one datagram, all or nothing: IOR_ENOBUFS when it would
  * exceed the limit, IOR_EMSGSIZE beyond the UDP maximum, IOR_ENOMEM.
@@ -388,18 +317,10 @@ const void *ior__dq_data(const ior__dgram_t *d);
 void ior__dq_pop(ior__dqueue_t *q);
 void ior__dq_clear(ior__dqueue_t *q);
 
-/* Core-private, shared between common/ files. */
-void ior__core_close(ior_transport_t *t, int reason, int os_error);
-void ior__core_run_close(ior_transport_t *t);
-void ior__core_run_deliver(ior_transport_t *t);
-void ior__core_drop_held(ior_transport_t *t);
-
 /* ------------------------------------------------------------------ */
 /* Addresses (common/addr.c)                                           */
 /* ------------------------------------------------------------------ */
 
-/* 1 for IOR_AF_INET and IOR_AF_INET6, the only families ior uses. */
-int ior__addr_family_ok(const ior_addr_t *a);
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4; others stay. */
 void ior__addr_unmap(ior_addr_t *a);
 /* IPv4 → ::ffff:a.b.c.d (port kept); IPv6 is copied unchanged. */
@@ -660,8 +581,6 @@ int ior__os_udp_multicast_ttl(ior_udp_t *u, int ttl);
 int ior__os_udp_multicast_loop(ior_udp_t *u, int on);
 /* iface NULL: the system's choice; else reachable from the socket. */
 int ior__os_udp_multicast_if(ior_udp_t *u, const ior_addr_t *iface);
-/* 0, or IOR_EAFNOSUPPORT when u cannot reach a (family valid). */
-int ior__udp_reaches(const ior_udp_t *u, const ior_addr_t *a);
 
 /* ------------------------------------------------------------------ */
 /* Pipes and stdio (common/pipe.c)                                     */
@@ -714,8 +633,6 @@ void ior__core_proc_attach(ior__proc_t *p, int which, ior_transport_t *t);
 void ior__core_proc_detach_stdio(ior__proc_t *p);
 /* A failed spawn: the stdio made so far is aborted without callbacks. */
 void ior__core_proc_abort_stdio(ior__proc_t *p);
-/* The core frees t, a child's stdio (drain.c). May end the process. */
-void ior__core_proc_stdio_gone(ior_transport_t *t);
 /* The backend saw the child exit. May run process_ended and release p. */
 void ior__core_proc_exited(ior__proc_t *p, int exit_code, int term_signal);
 /*
@@ -730,4 +647,4 @@ int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
 /* Sends signum (> 0; the exit not yet reported). IOR_ESTATE if gone. */
 int ior__os_process_kill(ior__proc_t *p, int signum);
 
-#endif /* IOR_INTERNAL_H */
+#endif /* IOR_SEAM_H */

@@ -3,7 +3,7 @@
  * taken bytes (DESIGN rule 3) and how a transport ends (rule 9). Both run
  * from the loop, never from inside a user's call.
  */
-#include "internal.h"
+#include "core.h"
 
 size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
                             size_t max_bufs, size_t max_len)
@@ -20,10 +20,10 @@ void ior__core_send_end(ior_transport_t *t, size_t n)
     ior__wq_consume(&t->q, n);
     /* A close waiting for the OS to give the chunks back may go on. */
     if (t->disconnected)
-        ior__core_defer(t, IOR__PEND_CLOSE);
+        ior__transport_defer(t, IOR__PEND_CLOSE);
 }
 
-void ior__core_defer(ior_transport_t *t, unsigned what)
+void ior__transport_defer(ior_transport_t *t, unsigned what)
 {
     ior_loop_t *loop = t->loop;
     if (t->pending != 0) {
@@ -41,7 +41,7 @@ void ior__core_defer(ior_transport_t *t, unsigned what)
 
 void ior__core_defer_drain(ior_transport_t *t)
 {
-    ior__core_defer(t, IOR__PEND_DRAIN);
+    ior__transport_defer(t, IOR__PEND_DRAIN);
 }
 
 /* The queue drained and the write side is to be shut (rule 3, 7). */
@@ -53,7 +53,7 @@ static void finish_half_close(ior_transport_t *t)
         t->proto->write_connection_lost(t, t->proto_user);
     /* Both directions are done: nothing more can happen on it. */
     if (!t->closing && !t->disconnected && t->read_disconnected)
-        ior__core_close(t, IOR_EDONE, 0);
+        ior__transport_close(t, IOR_EDONE, 0);
 }
 
 /*
@@ -85,12 +85,12 @@ void ior__core_drained(ior_transport_t *t)
     if (t->q.bytes != 0)
         return;
     if (t->disconnecting)
-        ior__core_close(t, IOR_EDONE, 0);
+        ior__transport_close(t, IOR_EDONE, 0);
     else if (t->write_disconnecting && !t->write_disconnected)
         finish_half_close(t);
 }
 
-void ior__core_close(ior_transport_t *t, int reason, int os_error)
+void ior__transport_close(ior_transport_t *t, int reason, int os_error)
 {
     if (t->disconnected || t->closing)
         return;
@@ -98,15 +98,15 @@ void ior__core_close(ior_transport_t *t, int reason, int os_error)
     t->reason = reason;
     if (os_error != 0)
         t->os_error = os_error;
-    ior__core_defer(t, IOR__PEND_CLOSE);
+    ior__transport_defer(t, IOR__PEND_CLOSE);
 }
 
 void ior__core_error(ior_transport_t *t, int err, int os_error)
 {
     if (t->disconnected || t->closing)
         return;
-    ior__core_drop_held(t);
-    ior__core_close(t, err, os_error);
+    ior__transport_drop_held(t);
+    ior__transport_close(t, err, os_error);
 }
 
 /* Nothing should list a transport being freed; be sure anyway. */
@@ -152,7 +152,7 @@ static void unlink_transport(ior_transport_t *t)
  * connection_lost waits for them, so nothing the user gave us is touched
  * after it.
  */
-void ior__core_run_close(ior_transport_t *t)
+void ior__transport_run_close(ior_transport_t *t)
 {
     if (!t->disconnected) {
         const ior_producer_ops_t *p;
@@ -160,7 +160,7 @@ void ior__core_run_close(ior_transport_t *t)
         t->disconnected = 1;
         t->connected = 0;
         t->closing = 1;
-        ior__core_drop_held(t);
+        ior__transport_drop_held(t);
         /* The consumer that holds t as its producer forgets it first. */
         ior__producer_gone(t);
         ior__producer_forget(t, &p, &user);
@@ -178,6 +178,6 @@ void ior__core_run_close(ior_transport_t *t)
         t->proto->connection_lost(t, t->proto_user, t->reason);
     unlink_transport(t);
     if (t->proc != NULL)
-        ior__core_proc_stdio_gone(t); /* may end the child's process */
+        ior__proc_stdio_gone(t); /* may end the child's process */
     ior__os_transport_free(t);
 }

@@ -1,0 +1,135 @@
+/*
+ * Core-private declarations: what the files of common/ share among
+ * themselves and a backend never calls (the backend's side is seam.h).
+ * None of these is named ior__core_*; tests/core may use them to drive
+ * the core directly.
+ */
+#ifndef IOR_CORE_H
+#define IOR_CORE_H
+
+#include "seam.h"
+
+/* ------------------------------------------------------------------ */
+/* Timer heap                                                          */
+/* ------------------------------------------------------------------ */
+
+void ior__timers_init(ior__timers_t *h);
+int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
+                    void *user, ior_timer_id *out);
+int ior__timers_cancel(ior__timers_t *h, ior_timer_id id);
+/* Earliest deadline; 0 with *has = 0 when empty. */
+uint64_t ior__timers_next(const ior__timers_t *h, int *has);
+/*
+ * Removes the earliest timer if its deadline <= now and its sequence is
+ * below seq_limit; returns 1 and its callback, else 0.
+ */
+int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
+                        ior_callback_t *cb, void **user);
+
+/* ------------------------------------------------------------------ */
+/* Write queue                                                         */
+/* ------------------------------------------------------------------ */
+
+/* The queue itself (common/wqueue.c); the core's write path uses these. */
+void ior__wq_init(ior__wqueue_t *q);
+/* Appends a copy (all or nothing). IOR_ENOMEM leaves q unchanged. */
+int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,
+                      size_t total);
+int ior__wq_push_ref(ior__wqueue_t *q, const void *data, size_t len,
+                     ior_release_cb release, void *ctx);
+size_t ior__wq_peek(ior__wqueue_t *q, ior_buf_t *bufs, size_t max_bufs,
+                    size_t max_len);
+void ior__wq_consume(ior__wqueue_t *q, size_t n);
+/*
+ * Throws the queue away, releasing in the order written: at once when no
+ * send is in flight, else the whole queue after the send ends.
+ */
+void ior__wq_discard(ior__wqueue_t *q);
+/* Runs and frees the done list (release callbacks may re-enter). */
+void ior__wq_release_done(ior__wqueue_t *q);
+
+/* ------------------------------------------------------------------ */
+/* Loop (core part)                                                    */
+/* ------------------------------------------------------------------ */
+
+/* -1: wait forever; 0: do not wait; else ms until the next timer. */
+int ior__loop_timeout(ior_loop_t *loop);
+void ior__loop_run_timers(ior_loop_t *loop);
+void ior__loop_run_pending(ior_loop_t *loop);
+int ior__loop_alive(const ior_loop_t *loop);
+void ior__loop_ref(ior_loop_t *loop);
+void ior__loop_unref(ior_loop_t *loop);
+/*
+ * Queues a for the loop's thread and wakes it; any thread, never fails
+ * (the caller owns a's memory until a->cb runs).
+ */
+void ior__loop_post(ior_loop_t *loop, struct ior__async *a);
+
+/* ------------------------------------------------------------------ */
+/* Transport (core part)                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A transport that uses one direction only (pipes, stdio): the unused one
+ * counts as closed from the start, without callbacks. Call right after
+ * ior__core_transport_init.
+ */
+void ior__transport_set_direction(ior_transport_t *t, int readable,
+                                       int writable);
+
+/*
+ * The accept/connect callback has returned: without a protocol the
+ * transport is aborted; otherwise reading starts (unless paused).
+ */
+void ior__transport_begin(ior_transport_t *t);
+
+/* Schedules a pending-list job (IOR__PEND_*) for t. */
+void ior__transport_defer(ior_transport_t *t, unsigned what);
+/*
+ * Core-private (common/transport.c): t forgets its producer (flags
+ * cleared) and returns it in *ops and *user without calling it; a transport
+ * producer forgets t as its consumer. *ops is NULL when there was none.
+ */
+void ior__producer_forget(ior_transport_t *t, const ior_producer_ops_t **ops,
+                          void **user);
+/*
+ * Core-private: t is going (rule 9). If it is another transport's
+ * producer, that transport unregisters it (rule 5), so nothing is left
+ * pointing at t.
+ */
+void ior__producer_gone(ior_transport_t *t);
+
+/* ------------------------------------------------------------------ */
+/* Datagram send queue (UDP, both backends)                            */
+/* ------------------------------------------------------------------ */
+
+void ior__dq_init(ior__dqueue_t *q, size_t limit);
+
+/* Core-private, shared between common/ files. */
+void ior__transport_close(ior_transport_t *t, int reason, int os_error);
+void ior__transport_run_close(ior_transport_t *t);
+void ior__transport_run_deliver(ior_transport_t *t);
+void ior__transport_drop_held(ior_transport_t *t);
+
+/* ------------------------------------------------------------------ */
+/* Addresses (common/addr.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/* 1 for IOR_AF_INET and IOR_AF_INET6, the only families ior uses. */
+int ior__addr_family_ok(const ior_addr_t *a);
+
+/* ------------------------------------------------------------------ */
+/* UDP (common/udp.c, udp_mcast.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/* 0, or IOR_EAFNOSUPPORT when u cannot reach a (family valid). */
+int ior__udp_reaches(const ior_udp_t *u, const ior_addr_t *a);
+
+/* ------------------------------------------------------------------ */
+/* Child processes (process.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/* The core frees t, a child's stdio (close.c). May end the process. */
+void ior__proc_stdio_gone(ior_transport_t *t);
+
+#endif /* IOR_CORE_H */
