@@ -197,8 +197,16 @@ static int open_socket(ior__iocp_listener_t *l, const ior_addr_t *addr,
                    (int)sizeof(v6only));
     }
     len = ior__iocp_addr_to_sockaddr(addr, &ss);
-    if (bind(l->s, (struct sockaddr *)&ss, len) != 0 ||
-        listen(l->s, backlog) != 0)
+    if (bind(l->s, (struct sockaddr *)&ss, len) != 0) {
+        DWORD err = (DWORD)WSAGetLastError();
+        /*
+         * Another socket holds the port exclusively (SO_EXCLUSIVEADDRUSE,
+         * as ours do): Windows says WSAEACCES where POSIX says EADDRINUSE.
+         * The port is in use either way: one answer (DESIGN decisions).
+         */
+        return err == WSAEACCES ? IOR_EADDRINUSE : ior__iocp_error(err);
+    }
+    if (listen(l->s, backlog) != 0)
         return ior__iocp_error((DWORD)WSAGetLastError());
     len = (int)sizeof(ss);
     if (getsockname(l->s, (struct sockaddr *)&ss, &len) != 0)
