@@ -98,20 +98,28 @@ long ior_process_pid(const ior_process_t *proc)
 
 /*
  * The public entry points: checked here, for every backend, then handed
- * to the backend (ior__os_process_spawn, ior__os_process_kill).
+ * to the backend (ior__os_process_alloc, _start, _kill).
  */
 int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
                       const ior_process_ops_t *ops, void *user,
                       ior_process_t **out)
 {
-    ior__proc_t *p = NULL;
+    ior__proc_t *p;
     int r;
     if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
         opts->argv == NULL || opts->argv[0] == NULL)
         return IOR_EINVAL;
-    r = ior__os_process_spawn(loop, opts, ops, user, &p);
-    if (r != 0)
+    p = ior__os_process_alloc(loop, ops, user);
+    if (p == NULL)
+        return IOR_ENOMEM;
+    r = ior__os_process_start(p, opts);
+    if (r != 0) {
+        /* The transports made so far go quietly (no protocol callbacks). */
+        ior__core_proc_abort_stdio(p);
+        ior__free(p);
         return r;
+    }
+    ior__core_handle_add(loop, &p->handle);
     *out = (ior_process_t *)p;
     return 0;
 }

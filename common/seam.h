@@ -636,14 +636,19 @@ void ior__core_proc_abort_stdio(ior__proc_t *p);
 /* The backend saw the child exit. May run process_ended and release p. */
 void ior__core_proc_exited(ior__proc_t *p, int exit_code, int term_signal);
 /*
- * Allocates the backend's process (ior__proc_t first), calls
- * ior__core_proc_init, starts the child with its stdio and watches for its
- * exit; on success the process is on the loop's handle list. Checked:
- * argv has a program. On error nothing is left (no callback).
+ * Allocates the backend's process with ior__calloc (ior__proc_t first),
+ * calls ior__core_proc_init with the backend's release hook and sets its
+ * handle.close; NULL when out of memory. Nothing is started yet.
  */
-int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                          const ior_process_ops_t *ops, void *user,
-                          ior__proc_t **out);
+ior__proc_t *ior__os_process_alloc(ior_loop_t *loop,
+                                   const ior_process_ops_t *ops, void *user);
+/*
+ * Starts the child of p (checked: argv has a program) with its stdio
+ * transports and watches for its exit; sets p->pid. On error the core
+ * aborts the stdio made so far and frees p with ior__free (the backend
+ * holds nothing else of it then).
+ */
+int ior__os_process_start(ior__proc_t *p, const ior_process_options_t *opts);
 /* Sends signum (> 0; the exit not yet reported). IOR_ESTATE if gone. */
 int ior__os_process_kill(ior__proc_t *p, int signum);
 

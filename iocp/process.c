@@ -392,30 +392,23 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
 /* Entry points (checked by common/process.c)                          */
 /* ------------------------------------------------------------------ */
 
-/* The core checked the arguments (common/process.c). */
-int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                          const ior_process_ops_t *ops, void *user,
-                          ior__proc_t **out)
+ior__proc_t *ior__os_process_alloc(ior_loop_t *loop,
+                                   const ior_process_ops_t *ops, void *user)
 {
-    ior_process_t *p;
-    int r;
+    ior_process_t *p = (ior_process_t *)ior__calloc(1, sizeof(*p));
 
-    p = (ior_process_t *)ior__calloc(1, sizeof(*p));
     if (!p)
-        return IOR_ENOMEM;
+        return NULL;
     p->lp = ior__iocp_loop(loop);
     ior__core_proc_init(&p->core, loop, ops, user, process_free);
-    r = spawn_checked(p, opts);
-    if (r != 0) {
-        /* The transports made so far go quietly (no protocol callbacks). */
-        ior__core_proc_abort_stdio(&p->core);
-        ior__free(p);
-        return r;
-    }
     p->core.handle.close = handle_close;
-    ior__core_handle_add(loop, &p->core.handle);
-    *out = &p->core;
-    return 0;
+    return &p->core;
+}
+
+/* The core checked the arguments (common/process.c). */
+int ior__os_process_start(ior__proc_t *core, const ior_process_options_t *opts)
+{
+    return spawn_checked((ior_process_t *)core, opts);
 }
 
 /* Checked by the core: signum > 0, the exit not yet reported. */

@@ -12,51 +12,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sockaddr.h"
+
+/* The conversions themselves are common/sockaddr.h, shared with IOCP. */
 int ior__posix_addr_to_sockaddr(const ior_addr_t *a,
                                 struct sockaddr_storage *ss, socklen_t *len)
 {
-    memset(ss, 0, sizeof(*ss));
-    if (a->family == IOR_AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(a->port);
-        memcpy(&sin->sin_addr, a->bytes, 4);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (a->family == IOR_AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(a->port);
-        sin6->sin6_scope_id = a->scope_id;
-        memcpy(&sin6->sin6_addr, a->bytes, 16);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return IOR_EINVAL;
+    size_t n = ior__sockaddr_from_addr(a, ss);
+    *len = (socklen_t)n;
+    return n > 0 ? 0 : IOR_EINVAL;
 }
 
-/* IPv4-mapped addresses come back as IPv4 (ior__addr_unmap, common/). */
 int ior__posix_addr_from_sockaddr(ior_addr_t *a, const struct sockaddr *sa)
 {
-    memset(a, 0, sizeof(*a));
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        a->family = IOR_AF_INET;
-        a->port = ntohs(sin->sin_port);
-        memcpy(a->bytes, &sin->sin_addr, 4);
-        return 0;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        a->family = IOR_AF_INET6;
-        a->port = ntohs(sin6->sin6_port);
-        a->scope_id = sin6->sin6_scope_id;
-        memcpy(a->bytes, &sin6->sin6_addr, 16);
-        ior__addr_unmap(a);
-        return 0;
-    }
-    return IOR_EAFNOSUPPORT;
+    return ior__sockaddr_to_addr(sa, a);
 }
 
 int ior__posix_socket(int family, int type)

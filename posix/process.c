@@ -451,30 +451,26 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
     return r;
 }
 
-/* The core checked the arguments (common/process.c). */
-int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                          const ior_process_ops_t *ops, void *user,
-                          ior__proc_t **out)
+ior__proc_t *ior__os_process_alloc(ior_loop_t *loop,
+                                   const ior_process_ops_t *ops, void *user)
 {
-    ior_process_t *p;
-    int r;
-    p = ior__calloc(1, sizeof(*p));
+    ior_process_t *p = ior__calloc(1, sizeof(*p));
     if (p == NULL)
-        return IOR_ENOMEM;
+        return NULL;
     ior__core_proc_init(&p->core, loop, ops, user, process_free);
     p->pid_io.fd = -1;
-    r = spawn_checked(p, opts);
-    if (r != 0) {
-        /* The transports made so far go quietly (no protocol callbacks). */
-        ior__core_proc_abort_stdio(&p->core);
-        ior__free(p);
-        return r;
-    }
-    p->core.pid = (long)p->pid;
     p->core.handle.close = handle_close;
-    ior__core_handle_add(loop, &p->core.handle);
-    *out = &p->core;
-    return 0;
+    return &p->core;
+}
+
+/* The core checked the arguments (common/process.c). */
+int ior__os_process_start(ior__proc_t *core, const ior_process_options_t *opts)
+{
+    ior_process_t *p = (ior_process_t *)core;
+    int r = spawn_checked(p, opts);
+    if (r == 0)
+        p->core.pid = (long)p->pid;
+    return r;
 }
 
 /* Checked by the core: signum > 0, the exit not yet reported. */

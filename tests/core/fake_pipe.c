@@ -5,6 +5,12 @@
 
 fake_pipe_t fake_pipe;
 
+/* A fake child is never started, so nothing ever releases one. */
+static void fake_proc_release(ior__proc_t *p)
+{
+    (void)p;
+}
+
 void fake_pipe_reset(void)
 {
     memset(&fake_pipe, 0, sizeof(fake_pipe));
@@ -42,16 +48,23 @@ void ior__os_handle_close(intptr_t h)
     fake_pipe.last_handle = h;
 }
 
-int ior__os_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                          const ior_process_ops_t *ops, void *user,
-                          ior__proc_t **out)
+ior__proc_t *ior__os_process_alloc(ior_loop_t *loop,
+                                   const ior_process_ops_t *ops, void *user)
 {
-    (void)loop;
-    (void)opts;
-    (void)ops;
-    (void)user;
-    (void)out;
+    ior__proc_t *p;
     fake_pipe.spawns++;
+    if (fake_pipe.spawn_result == IOR_ENOMEM)
+        return NULL;
+    p = ior__calloc(1, sizeof(*p));
+    if (p != NULL)
+        ior__core_proc_init(p, loop, ops, user, fake_proc_release);
+    return p;
+}
+
+int ior__os_process_start(ior__proc_t *p, const ior_process_options_t *opts)
+{
+    (void)p;
+    (void)opts;
     return fake_pipe.spawn_result != 0 ? fake_pipe.spawn_result : IOR_ENOTSUP;
 }
 

@@ -12,7 +12,7 @@ typedef struct fake_pipe {
     /* Makes the transport of ior__os_pipe_open; NULL: IOR_ENOTSUP. */
     ior_transport_t *(*make)(ior_loop_t *loop);
     int dup_result;   /* what ior__os_stdio_dup returns */
-    int spawn_result; /* what ior__os_process_spawn returns */
+    int spawn_result; /* what ior__os_process_start returns (ENOMEM: alloc) */
     int kill_result;  /* what ior__os_process_kill returns */
     /* What the core asked. */
     int opens, dups, handle_closes, spawns, kills;

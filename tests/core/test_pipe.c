@@ -158,6 +158,11 @@ static void test_process_spawn_without_program_is_einval(void **state)
                      IOR_ENOTSUP);
     assert_int_equal(fake_pipe.spawns, 1);
     assert_null(p);
+    /* Out of memory for the process itself: IOR_ENOMEM, nothing left. */
+    fake_pipe.spawn_result = IOR_ENOMEM;
+    assert_int_equal(ior_process_spawn(E.loop, &o, &pops, NULL, &p),
+                     IOR_ENOMEM);
+    assert_null(p);
 }
 
 static int released;
