@@ -63,7 +63,7 @@ static void test_loop_new_chooses_backend_and_max_events(void **state)
     ior_loop_options_t o;
     (void)state;
     memset(&o, 0, sizeof(o));
-    strcpy(fake_env_backend, "no-such");
+    memcpy(fake_env_backend, "no-such", sizeof("no-such"));
     assert_int_equal(ior_loop_new(&l, NULL), IOR_ENOTSUP);
     assert_null(l);
     o.backend = "";
@@ -73,7 +73,7 @@ static void test_loop_new_chooses_backend_and_max_events(void **state)
     assert_int_equal(ior_loop_new(&l, &o), 0);
     assert_int_equal(fake_last_max_events, 7);
     assert_int_equal(ior_loop_free(l), 0);
-    strcpy(fake_env_backend, "fake");
+    memcpy(fake_env_backend, "fake", sizeof("fake"));
     o.backend = NULL;
     o.max_events_per_iteration = 0;
     assert_int_equal(ior_loop_new(&l, &o), 0);
