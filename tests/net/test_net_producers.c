@@ -359,8 +359,12 @@ static void order_connected(nu_conn_t *c)
 
 static void order_accept(nu_server_t *s, nu_conn_t *c)
 {
-    c->user = s->user;
+    order_ctx_t *x = s->user;
+    c->user = x;
     c->on_lost = order_lost;
+    /* Accepted only after the client was lost: nobody else ends it. */
+    if (x->c.lost > 0)
+        assert_int_equal(ior_transport_abort_connection(c->t), 0);
 }
 
 static void test_release_in_write_order_on_abort_with_send_in_flight(
