@@ -161,10 +161,15 @@ void ior__iocp_op_started(ior__iocp_loop_t *lp, ior__iocp_op_t *op, int ok,
             lp->inline_successes++;
             ready_push(lp, op, bytes, 0);
         }
-    } else if (err != ERROR_IO_PENDING) {
+    } else if (err != ERROR_IO_PENDING && err != ERROR_MORE_DATA) {
         /*
          * A request that failed at once queues no packet (we never hand
          * Wine more than 1024 WSABUFs, the one case where it does).
+         * ERROR_MORE_DATA is not such a failure: a message-mode pipe's
+         * message larger than the buffer is a warning status, so the port
+         * gets its packet and that packet delivers the bytes; handling it
+         * here too would deliver them twice. (Such a pipe is never in
+         * skip mode, where Wine queues no packet: iocp/pipe.c.)
          */
         ready_push(lp, op, 0, err);
     }

@@ -317,6 +317,23 @@ const ior__iocp_kind_t ior__iocp_kind_pipe = {
 /* Opening                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A message-mode named pipe is read as the byte stream a transport is:
+ * in byte read mode no read ends with ERROR_MORE_DATA. 1 when the handle
+ * still reads messages (switching was refused: a client end opened
+ * without FILE_WRITE_ATTRIBUTES).
+ */
+static int reads_messages(HANDLE h)
+{
+    DWORD state = 0;
+    DWORD mode = PIPE_READMODE_BYTE;
+
+    if (!GetNamedPipeHandleStateW(h, &state, NULL, NULL, NULL, NULL, 0) ||
+        !(state & PIPE_READMODE_MESSAGE))
+        return 0; /* not a named pipe, or byte mode already */
+    return SetNamedPipeHandleState(h, &mode, NULL, NULL) ? 0 : 1;
+}
+
 /* Joins the port; 0 if the handle cannot (then it takes the thread path). */
 static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
                       DWORD type)
@@ -338,8 +355,15 @@ static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
         if (SetFilePointerEx(h, zero, &pos, FILE_CURRENT))
             p->read_off = p->write_off = (uint64_t)pos.QuadPart;
     }
-    /* IOR_IOCP_NO_SKIP: as for sockets, test the packet-per-request path. */
-    if (GetEnvironmentVariableA("IOR_IOCP_NO_SKIP", NULL, 0) == 0 &&
+    /*
+     * IOR_IOCP_NO_SKIP: as for sockets, test the packet-per-request path.
+     * A pipe still reading messages stays out of skip mode too: a read
+     * ending at once with ERROR_MORE_DATA then always gets its packet
+     * (Wine queues none in skip mode; Windows documents skipping for
+     * success only), so its bytes come exactly once either way.
+     */
+    if (!reads_messages(h) &&
+        GetEnvironmentVariableA("IOR_IOCP_NO_SKIP", NULL, 0) == 0 &&
         SetFileCompletionNotificationModes(
             h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
                    FILE_SKIP_SET_EVENT_ON_HANDLE))

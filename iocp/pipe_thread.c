@@ -140,8 +140,18 @@ static DWORD do_job(struct ior__iocp_pthr *b, ior__pdir_t *d, DWORD *count)
 
     if (!d->is_write) {
         if (!do_call(b, d, d->buf, IOR__PTHR_BUF, &n)) {
+            DWORD err = GetLastError();
+            /*
+             * A message-mode pipe whose message is larger than the
+             * buffer: these n bytes are valid and the rest follows in
+             * the next read. Reported as data (not 0 bytes: an EOF).
+             */
+            if (err == ERROR_MORE_DATA) {
+                *count = n;
+                return 0;
+            }
             *count = 0;
-            return GetLastError();
+            return err;
         }
         /*
          * Ctrl-C during a console read: zero bytes and this error (Python's
