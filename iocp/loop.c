@@ -115,15 +115,28 @@ fail:
     return rc;
 }
 
-static ior_loop_t *volatile interrupt_loop;
+/*
+ * The loop console events stop (ior_loop_stop_on_interrupt). The handler
+ * runs on a thread of its own while ior_loop_free may be freeing that
+ * loop: it reads and uses the pointer under the lock held shared; the
+ * loop's destroy clears it under the lock held exclusive, so the handler
+ * never reaches a freed loop. interrupt_gone is set when that loop is
+ * freed: a close event's handler waits for it (see the handler).
+ */
+static SRWLOCK interrupt_lock = SRWLOCK_INIT;
+static ior_loop_t *interrupt_loop;
+static HANDLE interrupt_gone;
 
 void ior__os_loop_destroy(ior_loop_t *loop)
 {
     ior__iocp_loop_t *lp = ior__iocp_loop(loop);
 
-    /* A later Ctrl-C must not reach a freed loop. */
-    InterlockedCompareExchangePointer((PVOID volatile *)&interrupt_loop, NULL,
-                                      loop);
+    AcquireSRWLockExclusive(&interrupt_lock);
+    if (interrupt_loop == loop) {
+        interrupt_loop = NULL;
+        SetEvent(interrupt_gone);
+    }
+    ReleaseSRWLockExclusive(&interrupt_lock);
     CloseHandle(lp->port);
     ior__free(lp->entries);
     ior__free(lp->drain_buf);
@@ -330,19 +343,33 @@ void ior__os_loop_unlock(ior_loop_t *loop)
  * Runs on a thread the system creates for the event. ior_loop_stop is safe
  * from any thread: it posts to the port, so the loop stops at once, even
  * in an infinite wait (Twisted polls every 0.1 s to notice).
+ *
+ * A console window being closed ends the process as soon as a handler
+ * returns (or after the system's grace period, some 5 s): returning at
+ * once would give the program no chance to clean up. So for
+ * CTRL_CLOSE_EVENT the handler waits until the loop has been freed (the
+ * program's ior_loop_run returned and it tidied up), as libuv blocks its
+ * handler. Logoff and shutdown events reach services only; they are left
+ * to the default handling, as in libuv.
  */
 BOOL WINAPI ior__iocp_console_handler(DWORD ctrl_type)
 {
     ior_loop_t *loop;
+    HANDLE gone;
 
     if (ctrl_type != CTRL_C_EVENT && ctrl_type != CTRL_BREAK_EVENT &&
         ctrl_type != CTRL_CLOSE_EVENT)
         return FALSE;
-    loop = (ior_loop_t *)InterlockedCompareExchangePointer(
-        (PVOID volatile *)&interrupt_loop, NULL, NULL);
+    AcquireSRWLockShared(&interrupt_lock);
+    loop = interrupt_loop;
+    gone = interrupt_gone;
+    if (loop)
+        ior_loop_stop(loop);
+    ReleaseSRWLockShared(&interrupt_lock);
     if (!loop)
         return FALSE;
-    ior_loop_stop(loop);
+    if (ctrl_type == CTRL_CLOSE_EVENT)
+        WaitForSingleObject(gone, INFINITE);
     return TRUE;
 }
 
@@ -350,12 +377,29 @@ BOOL WINAPI ior__iocp_console_handler(DWORD ctrl_type)
 int ior__os_stop_on_interrupt(ior_loop_t *loop)
 {
     static volatile LONG installed;
+    HANDLE ev;
 
-    InterlockedExchangePointer((PVOID volatile *)&interrupt_loop, loop);
+    AcquireSRWLockExclusive(&interrupt_lock);
+    if (!interrupt_gone) {
+        /* Manual reset, made once: it outlives every loop. */
+        ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+        if (!ev) {
+            DWORD err = GetLastError();
+            ReleaseSRWLockExclusive(&interrupt_lock);
+            return ior__iocp_error(err);
+        }
+        interrupt_gone = ev;
+    }
+    ResetEvent(interrupt_gone);
+    interrupt_loop = loop;
+    ReleaseSRWLockExclusive(&interrupt_lock);
     if (InterlockedExchange(&installed, 1) == 0 &&
         !SetConsoleCtrlHandler(ior__iocp_console_handler, TRUE)) {
         DWORD err = GetLastError();
         InterlockedExchange(&installed, 0);
+        AcquireSRWLockExclusive(&interrupt_lock);
+        interrupt_loop = NULL; /* the core records no owner either */
+        ReleaseSRWLockExclusive(&interrupt_lock);
         return ior__iocp_error(err);
     }
     return 0;

@@ -61,6 +61,48 @@ static void test_console_handler_stops_running_loop(void **state)
     assert_false(ior__iocp_console_handler(CTRL_BREAK_EVENT));
 }
 
+static DWORD WINAPI close_console(LPVOID arg)
+{
+    (void)arg;
+    return ior__iocp_console_handler(CTRL_CLOSE_EVENT) ? 1 : 0;
+}
+
+static void start_close_thread(ior_loop_t *loop, void *user)
+{
+    HANDLE *th = (HANDLE *)user;
+    (void)loop;
+    *th = CreateThread(NULL, 0, close_console, NULL, 0, NULL);
+    assert_non_null(*th);
+}
+
+/*
+ * Closing the console window: Windows ends the process as soon as the
+ * handler returns, so it stops the loop and then waits until the loop is
+ * freed, giving the program its cleanup. The handler cannot return before
+ * ior_loop_free (it waits on an event set only there), so the order is
+ * checked without timing.
+ */
+static void test_console_close_waits_for_loop_free(void **state)
+{
+    tloop_t tl;
+    HANDLE th = NULL;
+    DWORD code = 99;
+
+    (void)state;
+    tloop_init(&tl);
+    assert_int_equal(ior_loop_stop_on_interrupt(tl.loop), 0);
+    assert_int_equal(
+        ior_call_later(tl.loop, 10, start_close_thread, &th, NULL), 0);
+    tloop_run(&tl); /* stopped by the handler */
+    assert_non_null(th);
+    assert_int_equal(WaitForSingleObject(th, 0), WAIT_TIMEOUT);
+    tloop_free(&tl);
+    assert_int_equal(WaitForSingleObject(th, WATCHDOG_MS), WAIT_OBJECT_0);
+    assert_true(GetExitCodeThread(th, &code));
+    assert_int_equal(code, 1); /* handled: TRUE */
+    CloseHandle(th);
+}
+
 /* ------------------------------------------------------------------ */
 /* Smoke: timers, call_from_thread, loop free with everything open     */
 /* ------------------------------------------------------------------ */
@@ -142,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_console_handler_stops_running_loop),
+        cmocka_unit_test(test_console_close_waits_for_loop_free),
         cmocka_unit_test(test_timers_and_call_from_thread),
         cmocka_unit_test(test_os_errors_translate_and_print),
     };
