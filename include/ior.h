@@ -667,7 +667,14 @@ typedef struct ior_process_ops {
 typedef struct ior_process_options {
     const char *file;         /* the program; NULL: argv[0] (PATH searched) */
     const char *const *argv;  /* NULL-terminated; argv[0] required */
-    const char *const *env;   /* "K=V" NULL-terminated; NULL: inherit */
+    /*
+     * "K=V" NULL-terminated; NULL: inherit. Windows: the variables a
+     * Windows program needs (SYSTEMROOT, WINDIR, SYSTEMDRIVE, TEMP, PATH,
+     * HOMEDRIVE, HOMEPATH, USERPROFILE, USERNAME, USERDOMAIN, LOGONSERVER)
+     * that env lacks are added from the parent, as libuv does: without
+     * SYSTEMROOT, Winsock fails in the child.
+     */
+    const char *const *env;
     const char *cwd;          /* NULL: inherit */
 } ior_process_options_t;
 

@@ -183,15 +183,79 @@ int ior__iocp_utf16(const char *s, wchar_t **out)
 }
 
 /*
+ * What a Windows program needs in its environment, added from ours when
+ * the caller's list lacks it (libuv's list): without SYSTEMROOT Winsock
+ * fails in the child, without TEMP or USERPROFILE much else does.
+ */
+static const char *const required_vars[] = {
+    "HOMEDRIVE", "HOMEPATH", "LOGONSERVER", "PATH",     "SYSTEMDRIVE",
+    "SYSTEMROOT", "TEMP",    "USERDOMAIN",  "USERNAME", "USERPROFILE",
+    "WINDIR"};
+#define NREQUIRED (sizeof(required_vars) / sizeof(required_vars[0]))
+
+/* 1 when entry "K=V" names var (Windows' names ignore ASCII case). */
+static int names_var(const char *entry, const char *var)
+{
+    size_t i;
+    for (i = 0; var[i]; i++) {
+        char c = entry[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        if (c != var[i])
+            return 0;
+    }
+    return entry[i] == '=';
+}
+
+/*
+ * "NAME=value" of our own variable name in UTF-8 (ior__malloc), or NULL
+ * when we have none (or no memory: the child then lacks it, as it would
+ * have anyway with the caller's list).
+ */
+static char *own_var(const char *name)
+{
+    wchar_t wname[32];
+    wchar_t *wval;
+    DWORD n;
+    int u8;
+    size_t k = strlen(name);
+    char *s;
+
+    if (MultiByteToWideChar(CP_UTF8, 0, name, -1, wname, 32) == 0)
+        return NULL;
+    n = GetEnvironmentVariableW(wname, NULL, 0);
+    if (n == 0)
+        return NULL;
+    wval = (wchar_t *)ior__malloc(n * sizeof(wchar_t));
+    if (!wval)
+        return NULL;
+    if (GetEnvironmentVariableW(wname, wval, n) + 1 != n) {
+        ior__free(wval); /* changed meanwhile: leave it out */
+        return NULL;
+    }
+    u8 = WideCharToMultiByte(CP_UTF8, 0, wval, -1, NULL, 0, NULL, NULL);
+    s = u8 > 0 ? (char *)ior__malloc(k + 1 + (size_t)u8) : NULL;
+    if (s) {
+        memcpy(s, name, k);
+        s[k] = '=';
+        WideCharToMultiByte(CP_UTF8, 0, wval, -1, s + k + 1, u8, NULL, NULL);
+    }
+    ior__free(wval);
+    return s;
+}
+
+/*
  * The environment block for CREATE_UNICODE_ENVIRONMENT: each "K=V" then a
  * NUL, and one more NUL at the end (two for an empty list, as Windows
  * wants). An entry without '=' after its name cannot be a variable:
- * IOR_EINVAL. (A leading '=' is allowed: cmd.exe's "=C:=C:\dir".)
+ * IOR_EINVAL. (A leading '=' is allowed: cmd.exe's "=C:=C:\dir".) The
+ * required variables the list lacks follow the caller's entries.
  */
 int ior__iocp_build_env(const char *const *env, wchar_t **out)
 {
+    char *extra[NREQUIRED];
     size_t bytes = 0;
-    size_t i;
+    size_t i, v;
     char *flat;
     int r;
 
@@ -201,16 +265,34 @@ int ior__iocp_build_env(const char *const *env, wchar_t **out)
             return IOR_EINVAL;
         bytes += strlen(env[i]) + 1;
     }
+    for (v = 0; v < NREQUIRED; v++) {
+        extra[v] = NULL;
+        for (i = 0; env[i] && !names_var(env[i], required_vars[v]); i++)
+            ;
+        if (!env[i] && (extra[v] = own_var(required_vars[v])) != NULL)
+            bytes += strlen(extra[v]) + 1;
+    }
     flat = (char *)ior__malloc(bytes + 1);
-    if (!flat)
+    if (!flat) {
+        for (v = 0; v < NREQUIRED; v++)
+            ior__free(extra[v]);
         return IOR_ENOMEM;
+    }
     bytes = 0;
     for (i = 0; env[i]; i++) {
         size_t k = strlen(env[i]) + 1;
         memcpy(flat + bytes, env[i], k);
         bytes += k;
     }
-    if (i == 0)
+    for (v = 0; v < NREQUIRED; v++) {
+        if (extra[v]) {
+            size_t k = strlen(extra[v]) + 1;
+            memcpy(flat + bytes, extra[v], k);
+            bytes += k;
+            ior__free(extra[v]);
+        }
+    }
+    if (bytes == 0)
         flat[bytes++] = '\0';
     /* utf16_copy adds the final NUL. */
     r = utf16_copy(flat, bytes, out);

@@ -10,6 +10,7 @@
 #endif
 #include "child_platform.h"
 #include "net_util.h"
+#include "../portable.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -498,13 +499,21 @@ static void test_process_arguments_arrive_exactly(void **state)
     nu_loop_free(&nl);
 }
 
-/* The environment given replaces the parent's; cwd is where it runs. */
+/*
+ * The environment given replaces the parent's (on Windows plus the
+ * variables a Windows program needs, from the parent: SYSTEMROOT here);
+ * cwd is where it runs.
+ */
 static void test_process_env_and_cwd_honoured(void **state)
 {
     static const char *const env[] = {"IOR_TEST_VAR=hello world", "SECOND=2",
                                       NULL};
-    static const char *const env_argv[] = {
-        "child_helper", "env", "IOR_TEST_VAR", "SECOND", "PATH", NULL};
+    static const char *const env_argv[] = {"child_helper", "env",
+                                           "IOR_TEST_VAR", "SECOND",
+                                           IOR_TEST_ON_WINDOWS ? "SYSTEMROOT"
+                                                               : "PATH",
+                                           NULL};
+    char want_env[1200];
     char dir[1024];
     char parent[1100];
     char rel[1100];
@@ -543,7 +552,16 @@ static void test_process_env_and_cwd_honoured(void **state)
     nu_loop_run(&nl);
     for (i = 0; i < 3; i++)
         assert_int_equal(pr[i].exit_code, 0);
-    assert_out(&pr[0], "IOR_TEST_VAR=hello world\nSECOND=2\nPATH unset\n");
+    if (IOR_TEST_ON_WINDOWS) {
+        assert_non_null(test_getenv("SYSTEMROOT"));
+        snprintf(want_env, sizeof(want_env),
+                 "IOR_TEST_VAR=hello world\nSECOND=2\nSYSTEMROOT=%s\n",
+                 test_getenv("SYSTEMROOT"));
+    } else {
+        snprintf(want_env, sizeof(want_env),
+                 "IOR_TEST_VAR=hello world\nSECOND=2\nPATH unset\n");
+    }
+    assert_out(&pr[0], want_env);
     assert_out(&pr[1], "yes\n");
     assert_out(&pr[2], "no\n");
     nu_loop_free(&nl);

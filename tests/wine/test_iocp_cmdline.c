@@ -184,13 +184,68 @@ static void test_cmdline_program_with_quote_is_einval(void **state)
     ior__free(cmd);
 }
 
+/* The block starts with the caller's entries, in order (the variables
+ * Windows needs that they lack follow: test_env_adds_required_vars). */
 static void expect_env(const char *const *env, const wchar_t *want,
                        size_t want_units)
 {
     wchar_t *block = NULL;
 
     assert_int_equal(ior__iocp_build_env(env, &block), 0);
-    assert_memory_equal(block, want, want_units * sizeof(wchar_t));
+    assert_memory_equal(block, want, (want_units - 1) * sizeof(wchar_t));
+    ior__free(block);
+}
+
+/* The value of NAME in block ("K=V\0...\0\0"), or NULL; counts hits. */
+static const wchar_t *block_find(const wchar_t *block, const wchar_t *name,
+                                 int *hits)
+{
+    const wchar_t *found = NULL;
+    size_t n = wcslen(name);
+    *hits = 0;
+    for (; *block; block += wcslen(block) + 1) {
+        if (_wcsnicmp(block, name, n) == 0 && block[n] == L'=') {
+            (*hits)++;
+            found = block + n + 1;
+        }
+    }
+    return found;
+}
+
+/*
+ * A caller's environment that lacks SYSTEMROOT and the other variables a
+ * Windows program needs gets ours (libuv's rule: Winsock fails in a child
+ * without SYSTEMROOT); one the caller names, in any case, is not added
+ * again and keeps the caller's value.
+ */
+static void test_env_adds_required_vars(void **state)
+{
+    static const char *const plain[] = {"A=1", NULL};
+    static const char *const own[] = {"SystemRoot=C:\\mine", NULL};
+    static const char *const none[] = {NULL};
+    wchar_t ours[512];
+    wchar_t *block = NULL;
+    const wchar_t *v;
+    int hits;
+
+    (void)state;
+    assert_true(GetEnvironmentVariableW(L"SYSTEMROOT", ours, 512) > 0);
+    assert_int_equal(ior__iocp_build_env(plain, &block), 0);
+    assert_memory_equal(block, L"A=1", 4 * sizeof(wchar_t));
+    v = block_find(block, L"SYSTEMROOT", &hits);
+    assert_int_equal(hits, 1);
+    assert_non_null(v);
+    assert_true(wcscmp(v, ours) == 0);
+    ior__free(block);
+    assert_int_equal(ior__iocp_build_env(own, &block), 0);
+    v = block_find(block, L"SYSTEMROOT", &hits);
+    assert_int_equal(hits, 1);
+    assert_true(wcscmp(v, L"C:\\mine") == 0);
+    ior__free(block);
+    /* An empty list: our required variables only. */
+    assert_int_equal(ior__iocp_build_env(none, &block), 0);
+    v = block_find(block, L"SYSTEMROOT", &hits);
+    assert_int_equal(hits, 1);
     ior__free(block);
 }
 
@@ -210,7 +265,7 @@ static void test_env_block_layout_and_errors(void **state)
 
     (void)state;
     expect_env(two, L"A=1\0B=x y\0", 11);
-    expect_env(none, L"\0", 2);
+    expect_env(none, L"", 1); /* only the required variables */
     expect_env(drive, L"=C:=C:\\\0", 9);
     assert_int_equal(ior__iocp_build_env(noeq, &block), IOR_EINVAL);
     assert_int_equal(ior__iocp_build_env(lead, &block), IOR_EINVAL);
@@ -232,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_cmdline_random_arguments_never_inject),
         cmocka_unit_test(test_cmdline_program_with_quote_is_einval),
         cmocka_unit_test(test_env_block_layout_and_errors),
+        cmocka_unit_test(test_env_adds_required_vars),
     };
     return cmocka_run_group_tests_name("iocp_cmdline", tests, NULL, NULL);
 }
