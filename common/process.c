@@ -107,7 +107,8 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
     ior__proc_t *p;
     int r;
     if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
-        opts->argv == NULL || opts->argv[0] == NULL)
+        opts->argv == NULL || opts->argv[0] == NULL ||
+        (opts->flags & ~IOR_PROCESS_ALLOW_BATCH) != 0)
         return IOR_EINVAL;
     p = ior__os_process_alloc(loop, ops, user);
     if (p == NULL)

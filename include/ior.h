@@ -676,7 +676,17 @@ typedef struct ior_process_options {
      */
     const char *const *env;
     const char *cwd;          /* NULL: inherit */
+    unsigned flags;           /* IOR_PROCESS_*; 0 for the defaults */
 } ior_process_options_t;
+
+/*
+ * Windows: let the program be a batch file (.bat, .cmd). CreateProcess
+ * runs one through cmd.exe, which parses the command line again by its
+ * own rules, so arguments quoted for a program can still run commands
+ * (the "BatBadBut" class). Without this flag such a program is IOR_EINVAL;
+ * with it, pass only arguments you trust. No effect elsewhere.
+ */
+#define IOR_PROCESS_ALLOW_BATCH 0x1u
 
 /*
  * Starts a child whose stdin, stdout and stderr are pipes on the loop,

@@ -47,6 +47,7 @@
  */
 #include "iocp.h"
 
+#include <ctype.h>
 #include <string.h>
 
 struct ior_process {
@@ -239,12 +240,39 @@ static void strings_free(spawn_strings_t *s)
     ior__free(s->cwd);
 }
 
+/*
+ * 1 when the program name ends in .bat or .cmd (any case), after the
+ * trailing dots and spaces Windows drops from a file name ("x.bat. "
+ * still runs x.bat).
+ */
+static int is_batch(const char *name)
+{
+    size_t n = strlen(name);
+    const char *e;
+    while (n > 0 && (name[n - 1] == '.' || name[n - 1] == ' '))
+        n--;
+    if (n < 4)
+        return 0;
+    e = name + n - 4;
+    return e[0] == '.' &&
+           ((tolower((unsigned char)e[1]) == 'b' &&
+             tolower((unsigned char)e[2]) == 'a' &&
+             tolower((unsigned char)e[3]) == 't') ||
+            (tolower((unsigned char)e[1]) == 'c' &&
+             tolower((unsigned char)e[2]) == 'm' &&
+             tolower((unsigned char)e[3]) == 'd'));
+}
+
 static int strings_make(const ior_process_options_t *o, spawn_strings_t *s)
 {
     char *cmd = NULL;
     int r;
 
     memset(s, 0, sizeof(*s));
+    /* cmd.exe would re-parse the arguments (ior.h): only if asked. */
+    if (is_batch(o->file ? o->file : o->argv[0]) &&
+        !(o->flags & IOR_PROCESS_ALLOW_BATCH))
+        return IOR_EINVAL;
     r = ior__iocp_build_cmdline(o->argv, &cmd);
     if (r == 0)
         r = ior__iocp_utf16(cmd, &s->cmd);

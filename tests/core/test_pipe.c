@@ -153,6 +153,10 @@ static void test_process_spawn_without_program_is_einval(void **state)
                      IOR_EINVAL);
     assert_int_equal(ior_process_spawn(E.loop, &o, &pops, NULL, NULL),
                      IOR_EINVAL);
+    o.flags = 0x100; /* no such IOR_PROCESS_* flag */
+    assert_int_equal(ior_process_spawn(E.loop, &o, &pops, NULL, &p),
+                     IOR_EINVAL);
+    o.flags = IOR_PROCESS_ALLOW_BATCH; /* known: reaches the OS */
     assert_int_equal(fake_pipe.spawns, 0);
     assert_int_equal(ior_process_spawn(E.loop, &o, &pops, NULL, &p),
                      IOR_ENOTSUP);

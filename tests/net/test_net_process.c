@@ -87,19 +87,14 @@ static void proc_ended(ior_process_t *p, void *user, int exit_code,
 
 static const ior_process_ops_t proc_ops = {proc_ended};
 
-static int proc_spawn_in(proc_t *pr, ior_loop_t *loop, const char *const *argv,
-                         const char *const *env, const char *cwd)
+/* Spawns with o as given and records the child's three transports. */
+static int proc_spawn_opts(proc_t *pr, ior_loop_t *loop,
+                           const ior_process_options_t *o)
 {
-    ior_process_options_t o;
     int r;
     int i;
-    memset(&o, 0, sizeof(o));
-    o.file = IOR_CHILD_HELPER;
-    o.argv = argv;
-    o.env = env;
-    o.cwd = cwd;
     pr->loop = loop;
-    r = ior_process_spawn(loop, &o, &proc_ops, pr, &pr->p);
+    r = ior_process_spawn(loop, o, &proc_ops, pr, &pr->p);
     if (r != 0)
         return r;
     assert_true(ior_process_pid(pr->p) > 0);
@@ -112,6 +107,18 @@ static int proc_spawn_in(proc_t *pr, ior_loop_t *loop, const char *const *argv,
     pr->io[1].on_data = cap_data;
     pr->io[2].on_data = cap_data;
     return 0;
+}
+
+static int proc_spawn_in(proc_t *pr, ior_loop_t *loop, const char *const *argv,
+                         const char *const *env, const char *cwd)
+{
+    ior_process_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.file = IOR_CHILD_HELPER;
+    o.argv = argv;
+    o.env = env;
+    o.cwd = cwd;
+    return proc_spawn_opts(pr, loop, &o);
 }
 
 static void proc_spawn(proc_t *pr, ior_loop_t *loop, const char *const *argv)
@@ -664,6 +671,65 @@ static void test_process_interrupt_and_child_exit_share_the_loop(void **state)
 }
 #endif
 
+#if IOR_TEST_ON_WINDOWS
+/*
+ * Windows: a batch program (.bat, .cmd) runs through cmd.exe, which
+ * parses the arguments again, so it is IOR_EINVAL unless the caller
+ * passes IOR_PROCESS_ALLOW_BATCH; decided before the file is looked for.
+ * With the flag, a batch file runs.
+ */
+static void test_process_batch_files_need_the_flag(void **state)
+{
+    static const char *const by_name[] = {"RUN.CMD", NULL};
+    const char *argv[] = {"batch", NULL};
+    char path[1100];
+    const char *helper = IOR_CHILD_HELPER;
+    const char *base = helper + strlen(helper);
+    ior_process_options_t o;
+    ior_process_t *p = NULL;
+    nu_loop_t nl;
+    proc_t pr;
+    FILE *f;
+    (void)state;
+    memset(&pr, 0, sizeof(pr));
+    nu_loop_init(&nl);
+    memset(&o, 0, sizeof(o));
+    o.argv = argv;
+    o.file = "C:\\no-such-dir-ior\\x.bat";
+    assert_int_equal(ior_process_spawn(nl.loop, &o, &proc_ops, &pr, &p),
+                     IOR_EINVAL);
+    o.file = "C:\\no-such-dir-ior\\x.bAt. ";
+    assert_int_equal(ior_process_spawn(nl.loop, &o, &proc_ops, &pr, &p),
+                     IOR_EINVAL);
+    o.file = NULL;
+    o.argv = by_name;
+    assert_int_equal(ior_process_spawn(nl.loop, &o, &proc_ops, &pr, &p),
+                     IOR_EINVAL);
+    assert_null(p);
+    /* Allowed: a real batch file next to the helper runs. */
+    while (base > helper && base[-1] != '/' && base[-1] != '\\')
+        base--;
+    snprintf(path, sizeof(path), "%.*s%s", (int)(base - helper), helper,
+             "ior-test-batch.cmd");
+    f = test_fopen(path, "w");
+    assert_non_null(f);
+    fputs("@echo batch ran\r\n", f);
+    assert_int_equal(fclose(f), 0);
+    /* cmd.exe runs the command line: its first word must be the file. */
+    argv[0] = path;
+    o.argv = argv;
+    o.file = path;
+    o.flags = IOR_PROCESS_ALLOW_BATCH;
+    assert_int_equal(proc_spawn_opts(&pr, nl.loop, &o), 0);
+    nu_loop_run(&nl);
+    assert_int_equal(pr.ended, 1);
+    assert_int_equal(pr.exit_code, 0);
+    assert_out(&pr, "batch ran\r\n");
+    nu_loop_free(&nl);
+    assert_int_equal(remove(path), 0);
+}
+#endif
+
 /*
  * ior_loop_free with a child still running closes its pipes and leaves it
  * running (it is not killed): this echo child sees EOF and exits 0 by
@@ -708,6 +774,8 @@ int main(void)
         cmocka_unit_test(test_process_loop_free_leaves_child_running),
 #if !IOR_TEST_ON_WINDOWS
         cmocka_unit_test(test_process_interrupt_and_child_exit_share_the_loop),
+#else
+        cmocka_unit_test(test_process_batch_files_need_the_flag),
 #endif
     };
     nu_alloc_install();
