@@ -297,6 +297,20 @@ void ior__addr_map_v6(const ior_addr_t *a, ior_addr_t *out)
     out->scope_id = 0;
 }
 
+int ior__addr_is_loopback(const ior_addr_t *a)
+{
+    static const uint8_t one6[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0,
+                                       0, 0, 0, 0, 0xff, 0xff};
+    if (a->family == IOR_AF_INET)
+        return a->bytes[0] == 127;
+    if (a->family == IOR_AF_INET6)
+        return memcmp(a->bytes, one6, 16) == 0 ||
+               (memcmp(a->bytes, mapped, 12) == 0 && a->bytes[12] == 127);
+    return 0;
+}
+
 int ior__addr_is_wildcard(const ior_addr_t *a)
 {
     static const uint8_t zero[16] = {0};

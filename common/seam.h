@@ -327,6 +327,8 @@ void ior__addr_unmap(ior_addr_t *a);
 void ior__addr_map_v6(const ior_addr_t *a, ior_addr_t *out);
 /* 0.0.0.0 and :: (any port): the wildcard address. */
 int ior__addr_is_wildcard(const ior_addr_t *a);
+/* 1 for 127.0.0.0/8, ::1 and IPv4-mapped 127.x (a valid family). */
+int ior__addr_is_loopback(const ior_addr_t *a);
 
 /* ------------------------------------------------------------------ */
 /* TCP (common/tcp_listen.c, tcp_connect.c, tcp.c)                     */

@@ -450,9 +450,36 @@ static void test_os_strerror_bounds(void **state)
     assert_string_equal(buf, "fake os");
 }
 
+static int loopback(const char *ip)
+{
+    ior_addr_t a;
+    assert_int_equal(ior_addr_parse(&a, ip, 0), 0);
+    return ior__addr_is_loopback(&a);
+}
+
+/* What counts as loopback (IOCP then connects without SYN retries):
+ * 127.0.0.0/8, ::1 and 127.x mapped into IPv6; nothing else. */
+static void test_loopback_addresses(void **state)
+{
+    ior_addr_t none;
+    (void)state;
+    assert_int_equal(loopback("127.0.0.1"), 1);
+    assert_int_equal(loopback("127.255.3.4"), 1);
+    assert_int_equal(loopback("128.0.0.1"), 0);
+    assert_int_equal(loopback("10.0.0.1"), 0);
+    assert_int_equal(loopback("::1"), 1);
+    assert_int_equal(loopback("::2"), 0);
+    assert_int_equal(loopback("::"), 0);
+    assert_int_equal(loopback("::ffff:127.0.0.1"), 1);
+    assert_int_equal(loopback("::ffff:10.0.0.1"), 0);
+    memset(&none, 0, sizeof(none));
+    assert_int_equal(ior__addr_is_loopback(&none), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TCP_TEST(test_loopback_addresses),
         TCP_TEST(test_bad_family_is_einval_before_the_os),
         TCP_TEST(test_listen_null_arguments_are_einval),
         TCP_TEST(test_listen_defaults_backlog_511_dual_stack),
