@@ -420,6 +420,37 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
  * pipe on our stdout therefore sees EOF when the process exits, not when
  * the transport closes (the same as POSIX, where descriptor 1 stays open).
  */
+/* 1 when Winsock knows h as a socket (no GetFileType: it can block). */
+static int is_socket_handle(HANDLE h)
+{
+    int so_type = 0;
+    int len = (int)sizeof(so_type);
+
+    return getsockopt((SOCKET)h, SOL_SOCKET, SO_TYPE, (char *)&so_type,
+                      &len) == 0;
+}
+
+/*
+ * A socket as a standard handle (a program started by inetd, socat or a
+ * service manager): Winsock duplicates it, since DuplicateHandle does not
+ * make a socket that every provider (LSP) knows, as Microsoft documents.
+ * Overlapped, so the transport takes the port path.
+ */
+static int dup_socket(HANDLE h, intptr_t *out)
+{
+    WSAPROTOCOL_INFOW info;
+    SOCKET s;
+
+    if (WSADuplicateSocketW((SOCKET)h, GetCurrentProcessId(), &info) != 0)
+        return ior__iocp_error((DWORD)WSAGetLastError());
+    s = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                   &info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET)
+        return ior__iocp_error((DWORD)WSAGetLastError());
+    *out = (intptr_t)s;
+    return 0;
+}
+
 int ior__os_stdio_dup(int which, intptr_t *out)
 {
     static const DWORD ids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
@@ -430,6 +461,8 @@ int ior__os_stdio_dup(int which, intptr_t *out)
 
     if (h == NULL || h == INVALID_HANDLE_VALUE)
         return IOR_EBADF;
+    if (is_socket_handle(h))
+        return dup_socket(h, out);
     if (!DuplicateHandle(self, h, self, &dup, 0, FALSE, DUPLICATE_SAME_ACCESS))
         return ior__iocp_error(GetLastError());
     *out = (intptr_t)dup;
@@ -438,5 +471,8 @@ int ior__os_stdio_dup(int which, intptr_t *out)
 
 void ior__os_handle_close(intptr_t h)
 {
-    CloseHandle((HANDLE)h);
+    if (is_socket_handle((HANDLE)h))
+        closesocket((SOCKET)h);
+    else
+        CloseHandle((HANDLE)h);
 }

@@ -206,12 +206,88 @@ static void test_message_pipe_synchronous_every_byte_once(void **state)
     run_message_pipe(MP_SYNC);
 }
 
+/* --- a socket as a standard handle ---------------------------------------- */
+
+static void sock_lost(ior_transport_t *t, void *user, int reason)
+{
+    msg_reader_t *r = user;
+    (void)t;
+    r->lost++;
+    r->reason = reason;
+    ior_loop_stop(r->loop);
+}
+
+static const ior_protocol_ops_t sock_ops = {NULL, NULL, NULL, sock_lost};
+
+/* A connected loopback pair, blocking calls (the loop is not involved). */
+static void socket_pair(SOCKET *a, SOCKET *b)
+{
+    struct sockaddr_in sa;
+    int len = (int)sizeof(sa);
+    SOCKET l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    assert_true(l != INVALID_SOCKET);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, (int)sizeof(sa)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    *a = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    assert_true(*a != INVALID_SOCKET);
+    assert_int_equal(connect(*a, (struct sockaddr *)&sa, (int)sizeof(sa)), 0);
+    *b = accept(l, NULL, NULL);
+    assert_true(*b != INVALID_SOCKET);
+    closesocket(l);
+}
+
+/*
+ * A program started with a socket as its stdout (inetd, socat, a service
+ * manager): ior_stdio_open(1) takes a Winsock duplicate of it
+ * (WSADuplicateSocket, not DuplicateHandle, which Microsoft documents as
+ * unsafe for sockets), so the transport writes to the socket and its close
+ * ends the connection once the original is closed too.
+ */
+static void test_stdio_open_on_a_socket(void **state)
+{
+    static const char msg[] = "over a socket\n";
+    tloop_t tl;
+    msg_reader_t r;
+    ior_transport_t *t = NULL;
+    HANDLE saved = GetStdHandle(STD_OUTPUT_HANDLE);
+    SOCKET a, b;
+    char got[64];
+    int n = 0, k;
+
+    (void)state;
+    tloop_init(&tl); /* Winsock is started by the first loop */
+    memset(&r, 0, sizeof(r));
+    r.loop = tl.loop;
+    socket_pair(&a, &b);
+    assert_true(SetStdHandle(STD_OUTPUT_HANDLE, (HANDLE)a));
+    assert_int_equal(ior_stdio_open(tl.loop, 1, &sock_ops, &r, &t), 0);
+    assert_true(SetStdHandle(STD_OUTPUT_HANDLE, saved));
+    closesocket(a); /* the transport holds its own duplicate */
+    assert_int_equal(ior_transport_write(t, msg, sizeof(msg) - 1), 0);
+    assert_int_equal(ior_transport_lose_connection(t), 0);
+    tloop_run(&tl);
+    assert_int_equal(r.lost, 1);
+    assert_int_equal(r.reason, IOR_EDONE);
+    while ((k = recv(b, got + n, (int)sizeof(got) - n, 0)) > 0)
+        n += k;
+    assert_int_equal(k, 0); /* EOF: the duplicate was the last handle */
+    assert_int_equal(n, (int)sizeof(msg) - 1);
+    assert_memory_equal(got, msg, sizeof(msg) - 1);
+    closesocket(b);
+    tloop_free(&tl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_pipe_overlapped_every_byte_once),
         cmocka_unit_test(test_message_pipe_synchronous_every_byte_once),
         cmocka_unit_test(test_message_pipe_duplex_read_as_bytes),
+        cmocka_unit_test(test_stdio_open_on_a_socket),
     };
     ior_set_allocator(&counting);
     return cmocka_run_group_tests_name("iocp_pipe", tests, NULL, NULL);
