@@ -59,11 +59,11 @@ struct ior__iocp_op {
 #define IOR__IOCP_READ_MIN (16u * 1024u)
 #define IOR__IOCP_READ_MAX (256u * 1024u)
 /*
- * A real read left waiting this long without data is cancelled and
- * replaced by a zero-byte read, so an idle connection pins no buffer
- * (filehandle.c explains why reads stay real while data flows).
+ * Bytes of read buffers a loop's sockets may pin in real reads at once
+ * (filehandle.c): beyond it a socket waits in a zero-byte read instead.
+ * 4 MiB: 16 busy streams at the largest read, 256 at the smallest.
  */
-#define IOR__IOCP_READ_IDLE_MS 1000u
+#define IOR__IOCP_READ_BUDGET (4u * 1024u * 1024u)
 
 struct ior__iocp_sock;
 
@@ -89,11 +89,11 @@ typedef struct ior__iocp_loop {
     int direct_ok;
     /* For tests: requests that completed inline (skip-on-success). */
     unsigned long inline_successes;
-    /* Sockets waiting in a real read, oldest first (filehandle.c). */
-    struct ior__iocp_sock *armed_head;
-    struct ior__iocp_sock *armed_tail;
-    uint64_t read_idle_ms; /* IOR__IOCP_READ_IDLE_MS; tests shorten it */
-    unsigned long idle_cancels; /* for tests: real reads given up idle */
+    /* Read buffers of this loop's sockets, in bytes, and their budget. */
+    size_t pinned;
+    size_t read_budget; /* IOR__IOCP_READ_BUDGET; tests change it */
+    /* For tests: zero-byte reads posted because the budget was spent. */
+    unsigned long budget_zero_reads;
 } ior__iocp_loop_t;
 
 static inline ior__iocp_loop_t *ior__iocp_loop(ior_loop_t *loop)
@@ -265,12 +265,8 @@ typedef struct ior__iocp_sock {
     size_t rbuf_peak;        /* largest read buffer ever posted (tests) */
     unsigned char zero_read; /* the posted read is the zero-byte one */
     unsigned char zero_next; /* the next read is a zero-byte one */
-    unsigned char armed;       /* on the loop's list of real reads */
-    unsigned char idle_cancel; /* the real read was cancelled as idle */
-    unsigned char last_full;   /* the last read filled its buffer */
-    struct ior__iocp_sock *armed_prev;
-    struct ior__iocp_sock *armed_next;
-    uint64_t armed_at; /* loop time the real read was posted */
+    unsigned char last_full; /* the last read filled its buffer */
+    size_t pinned_len;       /* rbuf_len counted in the loop's pinned */
 
 } ior__iocp_sock_t;
 
@@ -301,13 +297,8 @@ int ior__iocp_sock_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
                                const char **data, size_t *len, int *err_out,
                                DWORD *os_out);
 void ior__iocp_sock_read_rest(ior__iocp_handle_t *h, int result);
-/* Takes the socket off the loop's list of real reads (closing). */
-void ior__iocp_read_disarm(ior__iocp_sock_t *sk);
-/*
- * Before each wait: cancels real reads idle for read_idle_ms, and returns
- * timeout_ms shortened to the next such deadline.
- */
-int ior__iocp_read_sweep(ior__iocp_loop_t *lp, int timeout_ms);
+/* The socket's read buffer leaves the loop's budget (closing). */
+void ior__iocp_read_unpin(ior__iocp_sock_t *sk);
 /* The socket kind's write side (write.c). */
 int ior__iocp_sock_post_send(ior__iocp_handle_t *h);
 size_t ior__iocp_sock_send_result(ior__iocp_handle_t *h, DWORD bytes,
@@ -494,9 +485,11 @@ size_t ior__iocp_read_buffer_peak(const ior_transport_t *t);
 int ior__iocp_skip_mode(const ior_transport_t *t);
 /* Requests of this loop that completed inline and skipped the port. */
 unsigned long ior__iocp_inline_successes(const ior_loop_t *loop);
-/* Sets how long a real read may wait for data before it is given up. */
-void ior__iocp_set_read_idle_ms(ior_loop_t *loop, uint64_t ms);
-/* Real reads of this loop cancelled because they stayed idle. */
-unsigned long ior__iocp_idle_cancels(const ior_loop_t *loop);
+/* Sets the loop's budget of pinned read buffers, in bytes. */
+void ior__iocp_set_read_budget(ior_loop_t *loop, size_t bytes);
+/* Bytes of read buffers the loop's sockets pin now. */
+size_t ior__iocp_pinned(const ior_loop_t *loop);
+/* Zero-byte reads the loop posted because the budget was spent. */
+unsigned long ior__iocp_budget_zero_reads(const ior_loop_t *loop);
 
 #endif /* IOR_IOCP_H */

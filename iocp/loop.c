@@ -103,7 +103,7 @@ int ior__os_loop_create(ior_loop_t **out, const char *backend,
      * tests can run every write through an overlapped WSASend. */
     lp->direct_ok =
         GetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL, 0) > 0 ? 0 : 1;
-    lp->read_idle_ms = IOR__IOCP_READ_IDLE_MS;
+    lp->read_budget = IOR__IOCP_READ_BUDGET;
     *out = &lp->base;
     return 0;
 
@@ -285,7 +285,6 @@ void ior__os_loop_poll(ior_loop_t *loop, int timeout_ms)
     unsigned cap = loop->max_events;
     unsigned n;
 
-    timeout_ms = ior__iocp_read_sweep(lp, timeout_ms);
     if (lp->ready_head)
         timeout_ms = 0;
     /*
@@ -410,12 +409,17 @@ unsigned long ior__iocp_inline_successes(const ior_loop_t *loop)
     return ((const ior__iocp_loop_t *)loop)->inline_successes;
 }
 
-void ior__iocp_set_read_idle_ms(ior_loop_t *loop, uint64_t ms)
+void ior__iocp_set_read_budget(ior_loop_t *loop, size_t bytes)
 {
-    ior__iocp_loop(loop)->read_idle_ms = ms;
+    ior__iocp_loop(loop)->read_budget = bytes;
 }
 
-unsigned long ior__iocp_idle_cancels(const ior_loop_t *loop)
+size_t ior__iocp_pinned(const ior_loop_t *loop)
 {
-    return ((const ior__iocp_loop_t *)loop)->idle_cancels;
+    return ((const ior__iocp_loop_t *)loop)->pinned;
+}
+
+unsigned long ior__iocp_budget_zero_reads(const ior_loop_t *loop)
+{
+    return ((const ior__iocp_loop_t *)loop)->budget_zero_reads;
 }

@@ -84,7 +84,7 @@ static void sock_close(ior__iocp_handle_t *h, int abort)
         setsockopt(sk->s, SOL_SOCKET, SO_LINGER, (const char *)&lg,
                    (int)sizeof(lg));
     }
-    ior__iocp_read_disarm(sk); /* the sweep must not touch a closed socket */
+    ior__iocp_read_unpin(sk); /* the loop may go before the buffer */
     if (h->reading || h->sending)
         CancelIoEx((HANDLE)sk->s, NULL);
     closesocket(sk->s);

@@ -1,6 +1,7 @@
 /*
  * The socket FileHandle under Wine: read buffers that grow on a busy
- * stream and drop to a zero-byte read when idle, the skip-on-success path
+ * stream, a pending read that is never cancelled, the loop's budget of
+ * pinned read buffers (zero-byte reads beyond it), the skip-on-success path
  * and the port path, pausing without draining, closing with I/O in
  * flight, addresses and socket options.
  */
@@ -15,36 +16,20 @@
 
 #define BULK (32u * 1024u * 1024u)
 #define TAIL 10u
-#define IDLE_MS 50u
-#define IDLE_WAIT_MS 5000u
-
-typedef struct idle_watch {
-    pair_t *p;
-    uint64_t tail_at; /* loop time the tail arrived */
-    uint64_t idle_at; /* loop time the server was seen in a zero-byte read */
-} idle_watch_t;
-
-static idle_watch_t watch;
+/* Longer than the 1 s after which reads used to be cancelled. */
+#define QUIET_MS 1100u
 
 /*
- * After the tail the server reads into a real buffer (data is flowing);
- * once it has waited IDLE_MS for more, the loop gives that read up for a
- * zero-byte one. Checked every few ms, bounded by IDLE_WAIT_MS.
+ * After the tail the server waits in a real read (data is flowing). QUIET_MS
+ * later that read is still posted, never cancelled, and the next message
+ * arrives through it.
  */
-static void check_idle(ior_loop_t *loop, void *user)
+static void after_quiet(ior_loop_t *loop, void *user)
 {
-    idle_watch_t *w = (idle_watch_t *)user;
-    uint64_t now = ior_loop_now(loop);
-    if (ior__iocp_read_buffer_size(w->p->server.t) == 0) {
-        w->idle_at = now;
-        ior_loop_stop(loop);
-        return;
-    }
-    if (now - w->tail_at > IDLE_WAIT_MS) {
-        ior_loop_stop(loop);
-        return;
-    }
-    assert_int_equal(ior_call_later(loop, 5, check_idle, w, NULL), 0);
+    pair_t *p = (pair_t *)user;
+    (void)loop;
+    assert_true(ior__iocp_read_buffer_size(p->server.t) > 0);
+    assert_int_equal(ior_transport_write(p->client.t, "later", 5), 0);
 }
 
 static void bulk_server_data(conn_t *c)
@@ -57,10 +42,10 @@ static void bulk_server_data(conn_t *c)
     } else if (c->rx == BULK + TAIL) {
         /* Data flows: the next read is a real one, shrunk, not zero. */
         assert_true(ior__iocp_read_buffer_size(c->t) > 0);
-        watch.tail_at = ior_loop_now(p->tl.loop);
-        assert_int_equal(ior_call_later(p->tl.loop, 0, check_idle, &watch,
-                                        NULL),
-                         0);
+        assert_int_equal(
+            ior_call_later(p->tl.loop, QUIET_MS, after_quiet, p, NULL), 0);
+    } else if (c->rx == BULK + TAIL + 5) {
+        ior_loop_stop(p->tl.loop);
     }
 }
 
@@ -72,10 +57,12 @@ static void release_free(void *ctx, const void *base, size_t len)
 }
 
 /*
- * A busy stream reads ≥ 256 KiB per request; a quiet one keeps a real
- * read only for the idle period, then pins nothing.
+ * A busy stream reads >= 256 KiB per request; a quiet one keeps waiting in
+ * its real read (it is never cancelled: on Windows a cancelled socket read
+ * can leave the socket unusable), within the loop's budget.
  */
-static void test_read_buffer_grows_then_idles_at_zero(void **state)
+static void test_read_buffer_grows_and_quiet_read_is_not_cancelled(
+    void **state)
 {
     pair_t p;
     unsigned char *data;
@@ -83,9 +70,6 @@ static void test_read_buffer_grows_then_idles_at_zero(void **state)
 
     (void)state;
     pair_open(&p);
-    ior__iocp_set_read_idle_ms(p.tl.loop, IDLE_MS);
-    memset(&watch, 0, sizeof(watch));
-    watch.p = &p;
     /* Nothing has arrived yet: the first read is a zero-byte one. */
     assert_int_equal(ior__iocp_read_buffer_size(p.server.t), 0);
     data = (unsigned char *)malloc(BULK);
@@ -96,24 +80,18 @@ static void test_read_buffer_grows_then_idles_at_zero(void **state)
     assert_int_equal(
         ior_transport_write_ref(p.client.t, data, BULK, release_free, NULL), 0);
     tloop_run(&p.tl);
-    assert_int_equal(p.server.rx, BULK + TAIL);
+    assert_int_equal(p.server.rx, BULK + TAIL + 5);
     assert_true(ior__iocp_read_buffer_peak(p.server.t) >= IOR__IOCP_READ_MAX);
-    print_message("idle: the server's real read was given up %llu ms after "
-                  "the last data (idle period %u ms)\n",
-                  (unsigned long long)(watch.idle_at - watch.tail_at),
-                  IDLE_MS);
-    assert_true(watch.idle_at != 0);
-    assert_true(watch.idle_at - watch.tail_at >= IDLE_MS);
-    assert_true(ior__iocp_idle_cancels(p.tl.loop) >= 1);
+    assert_true(ior__iocp_pinned(p.tl.loop) <= IOR__IOCP_READ_BUDGET);
     ior_listener_close(p.l);
     tloop_free(&p.tl);
 }
 
 /* ------------------------------------------------------------------ */
-/* Idle cancels lose nothing                                           */
+/* The budget of pinned read buffers                                   */
 /* ------------------------------------------------------------------ */
 
-#define RACE_BYTES (8u * 1024u * 1024u)
+#define BUDGET_BYTES (8u * 1024u * 1024u)
 
 static void release_ctx(void *ctx, const void *base, size_t len)
 {
@@ -122,18 +100,24 @@ static void release_ctx(void *ctx, const void *base, size_t len)
     free(ctx);
 }
 
-static void race_client_data(conn_t *c)
+static size_t budget_seen_max;
+
+static void budget_client_data(conn_t *c)
 {
-    if (c->rx == RACE_BYTES)
+    size_t pinned = ior__iocp_pinned(c->pair->tl.loop);
+    if (pinned > budget_seen_max)
+        budget_seen_max = pinned;
+    if (c->rx == BUDGET_BYTES)
         ior_loop_stop(c->pair->tl.loop);
 }
 
 /*
- * With an idle period of 0 every real read is cancelled before each wait,
- * so cancels race with arriving data all through an echoed stream: every
- * byte must still arrive once, in order, both ways.
+ * An echoed 8 MiB stream with the budget at one smallest buffer: the two
+ * sockets cannot both read into buffers of their own, so zero-byte reads
+ * and the shared drain buffer carry the rest; every byte arrives once, in
+ * order, both ways, and the loop never pins more than the budget.
  */
-static void test_idle_cancel_races_lose_nothing(void **state)
+static void test_read_budget_spent_uses_zero_byte_reads(void **state)
 {
     pair_t p;
     unsigned char *data;
@@ -141,32 +125,36 @@ static void test_idle_cancel_races_lose_nothing(void **state)
 
     (void)state;
     pair_open(&p);
-    ior__iocp_set_read_idle_ms(p.tl.loop, 0);
-    data = (unsigned char *)malloc(RACE_BYTES);
+    ior__iocp_set_read_budget(p.tl.loop, IOR__IOCP_READ_MIN);
+    budget_seen_max = 0;
+    data = (unsigned char *)malloc(BUDGET_BYTES);
     assert_non_null(data);
-    for (i = 0; i < RACE_BYTES; i++)
+    for (i = 0; i < BUDGET_BYTES; i++)
         data[i] = pattern_byte(i);
     p.server.echo = 1;
     p.server.pattern = 1;
     p.client.pattern = 1;
-    p.client.on_data = race_client_data;
-    /* Small writes too, so reads come short and stay real between them. */
+    p.client.on_data = budget_client_data;
+    /* Small writes too, so reads come short between the long ones. */
     for (i = 0; i < 64; i++)
         assert_int_equal(ior_transport_write(p.client.t, data + i * 16, 16),
                          0);
     assert_int_equal(ior_transport_write_ref(p.client.t, data + 1024,
-                                             RACE_BYTES - 1024, release_ctx,
+                                             BUDGET_BYTES - 1024, release_ctx,
                                              data),
                      0);
     tloop_run(&p.tl);
-    print_message("idle 0: %lu real reads cancelled during %u bytes each "
-                  "way\n",
-                  ior__iocp_idle_cancels(p.tl.loop), RACE_BYTES);
-    assert_int_equal(p.server.rx, RACE_BYTES);
-    assert_int_equal(p.client.rx, RACE_BYTES);
+    print_message("budget %u: %lu zero-byte reads for want of budget, at "
+                  "most %lu bytes pinned, during %u bytes each way\n",
+                  IOR__IOCP_READ_MIN,
+                  ior__iocp_budget_zero_reads(p.tl.loop),
+                  (unsigned long)budget_seen_max, BUDGET_BYTES);
+    assert_int_equal(p.server.rx, BUDGET_BYTES);
+    assert_int_equal(p.client.rx, BUDGET_BYTES);
     assert_int_equal(p.server.mismatches, 0);
     assert_int_equal(p.client.mismatches, 0);
-    assert_true(ior__iocp_idle_cancels(p.tl.loop) > 0);
+    assert_true(ior__iocp_budget_zero_reads(p.tl.loop) > 0);
+    assert_true(budget_seen_max <= IOR__IOCP_READ_MIN);
     ior_listener_close(p.l);
     tloop_free(&p.tl);
 }
@@ -191,18 +179,18 @@ static void echo_client_data(conn_t *c)
 
 /*
  * Runs ECHO_ROUNDS request/answer rounds; returns inline completions, and
- * real reads cancelled as idle in *cancels when asked. idle_ms < 0: the
- * default idle period.
+ * the zero-byte reads posted for want of budget in *zero when asked.
+ * budget: the loop's read budget, or (size_t)-1 for the default.
  */
-static unsigned long echo_rounds(int expect_skip, int idle_ms,
-                                 unsigned long *cancels)
+static unsigned long echo_rounds(int expect_skip, size_t budget,
+                                 unsigned long *zero)
 {
     pair_t p;
     unsigned long inline_count;
 
     pair_open(&p);
-    if (idle_ms >= 0)
-        ior__iocp_set_read_idle_ms(p.tl.loop, (uint64_t)idle_ms);
+    if (budget != (size_t)-1)
+        ior__iocp_set_read_budget(p.tl.loop, budget);
     assert_int_equal(ior__iocp_skip_mode(p.server.t), expect_skip);
     assert_int_equal(ior__iocp_skip_mode(p.client.t), expect_skip);
     p.server.echo = 1;
@@ -212,8 +200,11 @@ static unsigned long echo_rounds(int expect_skip, int idle_ms,
     assert_int_equal(p.client.rx, (uint64_t)ECHO_ROUNDS * 9);
     assert_int_equal(p.server.rx, (uint64_t)ECHO_ROUNDS * 9);
     inline_count = ior__iocp_inline_successes(p.tl.loop);
-    if (cancels)
-        *cancels = ior__iocp_idle_cancels(p.tl.loop);
+    if (zero)
+        *zero = ior__iocp_budget_zero_reads(p.tl.loop);
+    /* Both sockets read in zero-byte reads only: nothing pinned. */
+    if (budget == 0)
+        assert_int_equal(ior__iocp_pinned(p.tl.loop), 0);
     ior_listener_close(p.l);
     tloop_free(&p.tl);
     return inline_count;
@@ -227,25 +218,26 @@ static void test_skip_on_success_handles_inline_completions(void **state)
     unsigned long n;
     (void)state;
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", "1"));
-    n = echo_rounds(1, -1, NULL);
+    n = echo_rounds(1, (size_t)-1, NULL);
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL));
     /* Every small send completes inside WSASend: at least one per round. */
     assert_true(n >= ECHO_ROUNDS);
 }
 
 /*
- * Request/answer rounds with an idle period of 0: the real read each side
- * waits in is cancelled before every wait, racing the answer; each round
- * still completes with every byte (echo_rounds checks the counts).
+ * Request/answer rounds with no budget at all: every read is a zero-byte
+ * one followed by a recv() into the shared buffer (libuv's only mode);
+ * each round still completes with every byte (echo_rounds checks).
  */
-static void test_idle_cancel_races_in_request_answer_rounds(void **state)
+static void test_request_answer_rounds_without_budget(void **state)
 {
-    unsigned long cancels = 0;
+    unsigned long zero = 0;
     (void)state;
-    (void)echo_rounds(1, 0, &cancels);
-    print_message("idle 0: %lu real reads cancelled in %d rounds\n",
-                  cancels, ECHO_ROUNDS);
-    assert_true(cancels >= ECHO_ROUNDS);
+    (void)echo_rounds(1, 0, &zero);
+    print_message("budget 0: %lu zero-byte reads for want of budget in %d "
+                  "rounds\n",
+                  zero, ECHO_ROUNDS);
+    assert_true(zero >= ECHO_ROUNDS);
 }
 
 /* Without skip mode every request comes back through the port. */
@@ -253,7 +245,7 @@ static void test_without_skip_mode_everything_uses_the_port(void **state)
 {
     (void)state;
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_SKIP", "1"));
-    assert_int_equal(echo_rounds(0, -1, NULL), 0);
+    assert_int_equal(echo_rounds(0, (size_t)-1, NULL), 0);
     assert_true(SetEnvironmentVariableA("IOR_IOCP_NO_SKIP", NULL));
 }
 
@@ -388,11 +380,12 @@ static void test_pause_leaves_bytes_in_socket_until_resume(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_buffer_grows_then_idles_at_zero),
-        cmocka_unit_test(test_idle_cancel_races_lose_nothing),
+        cmocka_unit_test(
+            test_read_buffer_grows_and_quiet_read_is_not_cancelled),
+        cmocka_unit_test(test_read_budget_spent_uses_zero_byte_reads),
         cmocka_unit_test(test_skip_on_success_handles_inline_completions),
         cmocka_unit_test(test_without_skip_mode_everything_uses_the_port),
-        cmocka_unit_test(test_idle_cancel_races_in_request_answer_rounds),
+        cmocka_unit_test(test_request_answer_rounds_without_budget),
         cmocka_unit_test(test_close_with_io_in_flight_frees_everything),
         cmocka_unit_test(test_accepted_addresses_and_socket_options),
         cmocka_unit_test(test_pause_leaves_bytes_in_socket_until_resume),
