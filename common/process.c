@@ -108,7 +108,8 @@ int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
     int r;
     if (loop == NULL || opts == NULL || ops == NULL || out == NULL ||
         opts->argv == NULL || opts->argv[0] == NULL ||
-        (opts->flags & ~IOR_PROCESS_ALLOW_BATCH) != 0)
+        (opts->flags & ~(unsigned)(IOR_PROCESS_ALLOW_BATCH |
+                                   IOR_PROCESS_DETACHED)) != 0)
         return IOR_EINVAL;
     p = ior__os_process_alloc(loop, ops, user);
     if (p == NULL)

@@ -689,6 +689,19 @@ typedef struct ior_process_options {
 #define IOR_PROCESS_ALLOW_BATCH 0x1u
 
 /*
+ * Let the child outlive this process. By default a Windows child is in a
+ * job object of this process with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, so
+ * it (and what it starts, unless it breaks away) ends when this process
+ * ends, even by a crash or TerminateProcess; and it shares this process's
+ * console, so Ctrl-C reaches it too. A detached child is in no job of
+ * ours and has a console and process group of its own (Windows), or a
+ * session of its own (POSIX: setsid, so the terminal's SIGINT and SIGHUP
+ * do not reach it). On POSIX a child that is not detached still outlives
+ * a parent that dies, as with fork.
+ */
+#define IOR_PROCESS_DETACHED 0x2u
+
+/*
  * Starts a child whose stdin, stdout and stderr are pipes on the loop,
  * each a transport on the shared consumer core: stdin write-only,
  * stdout and stderr read-only. Set their protocols with

@@ -354,14 +354,30 @@ void ior__iocp_pipe_free(ior__iocp_handle_t *h);
 DWORD ior__iocp_pipe_op_error(ior__iocp_handle_t *h, ior__iocp_op_t *op);
 
 /*
+ * What ior_pipe_open learns of a handle (pipe_facts.c). answered 0: the
+ * queries did not return in time, which only a synchronous handle with a
+ * call in progress elsewhere does; the rest is then 0 and type says pipe.
+ */
+typedef struct ior__iocp_facts {
+    DWORD type;       /* GetFileType */
+    DWORD type_error; /* its error, for FILE_TYPE_UNKNOWN */
+    int overlapped;   /* opened with FILE_FLAG_OVERLAPPED */
+    int is_socket;
+    int is_console;
+    int answered;
+} ior__iocp_facts_t;
+/* 0, IOR_EBADF (not a handle) or IOR_ENOMEM. */
+int ior__iocp_handle_facts(HANDLE h, ior__iocp_facts_t *out);
+
+/*
  * pipe_thread.c. Starts the threads for the directions used; their block
  * then owns h (closed when the block goes) and p->thr is set. On error
- * nothing is left behind and h is still the caller's. overlapped: h was
- * opened with FILE_FLAG_OVERLAPPED but could not join the port; is_file:
- * then offsets are tracked too.
+ * nothing is left behind and h is still the caller's. facts->overlapped:
+ * h could not join the port although opened with FILE_FLAG_OVERLAPPED;
+ * a disk file's offsets are then tracked too.
  */
 int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
-                        int overlapped, int is_file, unsigned dirs);
+                        const ior__iocp_facts_t *facts, unsigned dirs);
 
 /* ------------------------------------------------------------------ */
 /* Addresses and errors                                                */

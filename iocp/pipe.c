@@ -16,9 +16,8 @@
  *    to associate it at all (ERROR_INVALID_PARAMETER). A reader and/or
  *    writer thread does the blocking calls and posts their results.
  *
- * The kind is told by NtQueryInformationFile(FileModeInformation), as
- * libuv does: FILE_SYNCHRONOUS_IO_(NON)ALERT means synchronous. GetFileType
- * only tells pipes from files from character devices, not the mode.
+ * The kind is told by pipe_facts.c (without blocking the loop behind
+ * another thread's read of a synchronous handle).
  *
  * Writes: WriteFile takes one buffer. A queued chunk of 16 KiB or more goes
  * out as it is (no copy); smaller chunks at the head are gathered into a
@@ -46,49 +45,6 @@
 #endif
 /* Queued chunks looked at for one gathered write. */
 #define IOR__IOCP_PIPE_GATHER 64
-
-/* NtQueryInformationFile(FileModeInformation), looked up at run time. */
-typedef struct ior__iosb {
-    union {
-        LONG status;
-        PVOID pointer;
-    } u;
-    ULONG_PTR information;
-} ior__iosb_t;
-typedef LONG(NTAPI *ior__nt_qif_fn)(HANDLE, ior__iosb_t *, PVOID, ULONG, ULONG);
-#define IOR__FILE_MODE_INFORMATION 16
-#define IOR__FILE_SYNCHRONOUS_IO_ALERT 0x10u
-#define IOR__FILE_SYNCHRONOUS_IO_NONALERT 0x20u
-
-/* GetFileType says "pipe" for sockets too; only Winsock knows. */
-static int handle_is_socket(HANDLE h, DWORD type)
-{
-    int so_type = 0;
-    int len = (int)sizeof(so_type);
-
-    return type == FILE_TYPE_PIPE && getsockopt((SOCKET)h, SOL_SOCKET, SO_TYPE,
-                                                (char *)&so_type, &len) == 0;
-}
-
-/* 1 if h was opened for overlapped I/O; 0 if synchronous or unknown. */
-static int handle_is_overlapped(HANDLE h)
-{
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-    ior__nt_qif_fn qif;
-    ior__iosb_t io;
-    ULONG mode = 0;
-
-    if (!ntdll)
-        return 0;
-    /* Through void (*)(void): a plain cast trips -Wcast-function-type. */
-    qif = (ior__nt_qif_fn)(void (*)(void))GetProcAddress(
-        ntdll, "NtQueryInformationFile");
-    if (!qif ||
-        qif(h, &io, &mode, (ULONG)sizeof(mode), IOR__FILE_MODE_INFORMATION) < 0)
-        return 0;
-    return (mode & (IOR__FILE_SYNCHRONOUS_IO_ALERT |
-                    IOR__FILE_SYNCHRONOUS_IO_NONALERT)) == 0;
-}
 
 /*
  * One classification for both pipe kinds, made on the IOR_E* code so
@@ -376,29 +332,27 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
                       ior_transport_t **out)
 {
     HANDLE h = (HANDLE)os_handle;
+    ior__iocp_facts_t facts;
     ior__iocp_pipe_t *p;
-    DWORD type;
-    int ovl;
     int threaded = 0;
-    int rc = 1;
+    int rc;
 
     if (h == NULL || h == INVALID_HANDLE_VALUE)
         return IOR_EBADF;
-    SetLastError(0);
-    type = GetFileType(h);
-    if (type == FILE_TYPE_UNKNOWN && GetLastError() != NO_ERROR)
+    rc = ior__iocp_handle_facts(h, &facts);
+    if (rc != 0)
+        return rc;
+    if (facts.type == FILE_TYPE_UNKNOWN && facts.type_error != NO_ERROR)
         return IOR_EBADF;
     p = (ior__iocp_pipe_t *)ior__calloc(1, sizeof(*p));
     if (!p)
         return IOR_ENOMEM;
-    p->is_socket = (unsigned char)handle_is_socket(h, type);
-    ovl = handle_is_overlapped(h);
-    if (ovl)
-        rc = ovl_attach(ior__iocp_loop(loop), p, h, type);
+    p->is_socket = (unsigned char)facts.is_socket;
+    rc = facts.overlapped ? ovl_attach(ior__iocp_loop(loop), p, h, facts.type)
+                          : 1;
     if (rc == 1) {
         threaded = 1;
-        rc = ior__iocp_pthr_open(ior__iocp_loop(loop), p, h, ovl,
-                                 type == FILE_TYPE_DISK, dirs);
+        rc = ior__iocp_pthr_open(ior__iocp_loop(loop), p, h, &facts, dirs);
     }
     if (rc != 0) {
         ior__free(p->wbuf);
@@ -420,14 +374,12 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
  * pipe on our stdout therefore sees EOF when the process exits, not when
  * the transport closes (the same as POSIX, where descriptor 1 stays open).
  */
-/* 1 when Winsock knows h as a socket (no GetFileType: it can block). */
+/* 1 when Winsock knows h as a socket; asked without blocking the loop. */
 static int is_socket_handle(HANDLE h)
 {
-    int so_type = 0;
-    int len = (int)sizeof(so_type);
+    ior__iocp_facts_t f;
 
-    return getsockopt((SOCKET)h, SOL_SOCKET, SO_TYPE, (char *)&so_type,
-                      &len) == 0;
+    return ior__iocp_handle_facts(h, &f) == 0 && f.is_socket;
 }
 
 /*

@@ -407,10 +407,9 @@ static void stop_threads(ior__iocp_pipe_t *p)
 }
 
 int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
-                        int overlapped, int is_file, unsigned dirs)
+                        const ior__iocp_facts_t *facts, unsigned dirs)
 {
     struct ior__iocp_pthr *b;
-    DWORD mode;
     int rc = 0;
 
     b = (struct ior__iocp_pthr *)ior__calloc(1, sizeof(*b));
@@ -420,9 +419,9 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     InitializeSRWLock(&b->lock);
     b->h = h;
     b->port = lp->port;
-    b->overlapped = overlapped;
-    b->is_file = is_file && overlapped;
-    b->is_console = GetConsoleMode(h, &mode) ? 1 : 0;
+    b->overlapped = facts->overlapped;
+    b->is_file = facts->type == FILE_TYPE_DISK && facts->overlapped;
+    b->is_console = facts->is_console;
     b->is_socket = p->is_socket;
     if (b->is_file) {
         LARGE_INTEGER zero;

@@ -303,45 +303,144 @@ static DWORD app_error(const wchar_t *app, DWORD err)
     return err;
 }
 
+static int under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    /* Wine's ntdll exports wine_get_version; Windows' does not. */
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
 /*
- * The child gets a console of its own without a window (CREATE_NO_WINDOW),
- * so it never pops one up, and console programs it starts share that
- * hidden console instead of each opening a visible one.
+ * The console: a child shares ours when we have one, so Ctrl-C and the
+ * console's close reach it as they reach us (libuv's default). Without
+ * one (a service, a GUI program) it gets a console of its own without a
+ * window (CREATE_NO_WINDOW), so it never pops one up and the console
+ * programs it starts share that hidden console. A detached child always
+ * gets its own hidden console and process group, so neither our Ctrl-C
+ * nor the closing of our console window ends it.
  *
- * Wine 8 differs: it serves such a console with a headless conhost.exe
+ * Wine 8 differs: it serves a new console with a headless conhost.exe
  * per child, and when the child is terminated before it has attached to
  * it (a terminate right after spawn), that conhost stays running forever
  * holding the child's stdio handles, so our pipes never see EOF and
  * process_ended never comes (reproduced without ior: spawn two children
  * with redirected stdio, terminate both at once, about one time in ten).
- * Under Wine the child therefore gets no console at all
- * (DETACHED_PROCESS), which has no helper process to leak.
+ * Under Wine a child therefore gets no console at all (DETACHED_PROCESS),
+ * which has no helper process to leak (docs/windows.md).
  */
-static DWORD console_flag(void)
+static DWORD console_flags(unsigned flags)
 {
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    DWORD pid;
 
-    /* Wine's ntdll exports wine_get_version; Windows' does not. */
-    if (ntdll && GetProcAddress(ntdll, "wine_get_version"))
+    if (under_wine())
         return DETACHED_PROCESS;
+    if (flags & IOR_PROCESS_DETACHED)
+        return CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP;
+    /* The number of processes on our console: 0 when we have none. */
+    if (GetConsoleProcessList(&pid, 1) != 0)
+        return 0;
     return CREATE_NO_WINDOW;
+}
+
+/*
+ * The job every child that is not detached joins (libuv does the same):
+ * JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE ends them when the last handle to it
+ * closes, and that handle is ours, closed only by the system when this
+ * process ends, however it ends. BREAKAWAY_OK lets a child start a
+ * detached grandchild of its own (CREATE_BREAKAWAY_FROM_JOB); without
+ * SILENT_BREAKAWAY_OK the rest of a child's tree stays in the job and
+ * ends with it. Made once per process, on the first spawn.
+ */
+static INIT_ONCE job_once = INIT_ONCE_STATIC_INIT;
+static HANDLE job;
+static DWORD job_err;
+
+static BOOL CALLBACK job_make(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION info;
+
+    (void)once;
+    (void)param;
+    (void)ctx;
+    job = CreateJobObjectW(NULL, NULL);
+    if (job == NULL) {
+        job_err = GetLastError();
+        return TRUE;
+    }
+    memset(&info, 0, sizeof(info));
+    info.BasicLimitInformation.LimitFlags =
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
+    if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation,
+                                 &info, (DWORD)sizeof(info))) {
+        job_err = GetLastError();
+        CloseHandle(job);
+        job = NULL;
+    }
+    return TRUE;
+}
+
+static int job_get(HANDLE *out)
+{
+    (void)InitOnceExecuteOnce(&job_once, job_make, NULL, NULL);
+    *out = job;
+    return job != NULL ? 0 : ior__iocp_error(job_err);
+}
+
+/*
+ * A detached child leaves a job we are in ourselves when that job lets
+ * it (a parent started by another ior program, or by a service manager
+ * that allows breakaway); otherwise it stays in that job only.
+ */
+static DWORD breakaway_flag(void)
+{
+    JOBOBJECT_BASIC_LIMIT_INFORMATION info;
+    BOOL in_job = FALSE;
+
+    if (!IsProcessInJob(GetCurrentProcess(), NULL, &in_job) || !in_job)
+        return 0;
+    /* NULL: the job this process is in. */
+    if (!QueryInformationJobObject(NULL, JobObjectBasicLimitInformation,
+                                   &info, (DWORD)sizeof(info), NULL))
+        return 0;
+    return (info.LimitFlags & JOB_OBJECT_LIMIT_BREAKAWAY_OK)
+               ? CREATE_BREAKAWAY_FROM_JOB : 0;
+}
+
+/*
+ * Puts the suspended child into our job, then lets it run: it cannot
+ * start anything before it is in the job. Assigning fails only where a
+ * process already in a job may not join another (before Windows 8); the
+ * child then runs in that job alone, as under libuv.
+ */
+static void job_enter_and_resume(HANDLE job_h, const PROCESS_INFORMATION *pi)
+{
+    if (job_h != NULL)
+        (void)AssignProcessToJobObject(job_h, pi->hProcess);
+    (void)ResumeThread(pi->hThread);
 }
 
 /*
  * Starts the child with exactly child[0..2] inherited. On success
  * *pi holds its handles.
  */
-static int create_process(const spawn_strings_t *s, HANDLE child[3],
-                          PROCESS_INFORMATION *pi)
+static int create_process(const spawn_strings_t *s, unsigned opt_flags,
+                          HANDLE child[3], PROCESS_INFORMATION *pi)
 {
     STARTUPINFOEXW si;
     SIZE_T size = 0;
     LPPROC_THREAD_ATTRIBUTE_LIST attrs;
+    HANDLE job_h = NULL;
     DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT |
-                  console_flag();
+                  CREATE_SUSPENDED | console_flags(opt_flags);
     BOOL ok;
     DWORD err;
+    int r;
 
+    if (opt_flags & IOR_PROCESS_DETACHED)
+        flags |= breakaway_flag();
+    else if ((r = job_get(&job_h)) != 0)
+        return r;
     (void)InitializeProcThreadAttributeList(NULL, 1, 0, &size);
     attrs = (LPPROC_THREAD_ATTRIBUTE_LIST)ior__malloc(size);
     if (!attrs)
@@ -370,8 +469,10 @@ static int create_process(const spawn_strings_t *s, HANDLE child[3],
     err = ok ? 0 : GetLastError();
     DeleteProcThreadAttributeList(attrs);
     ior__free(attrs);
-    if (ok)
+    if (ok) {
+        job_enter_and_resume(job_h, pi);
         return 0;
+    }
     return spawn_error(s->app ? app_error(s->app, err) : err);
 }
 
@@ -395,7 +496,7 @@ static int spawn_checked(ior_process_t *p, const ior_process_options_t *o)
         return r;
     r = ior__iocp_proc_pipes(ours, child);
     if (r == 0) {
-        r = create_process(&s, child, &pi);
+        r = create_process(&s, o->flags, child, &pi);
         /* The child holds the only copies of its ends from here on. */
         ior__iocp_close_handles(child, 3);
     }

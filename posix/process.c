@@ -369,6 +369,24 @@ static int open_transports(ior_process_t *p, int ours[3])
     return 0;
 }
 
+/*
+ * The signal mask and dispositions are always reset; a detached child
+ * starts a session of its own (setsid), so the terminal's SIGINT and
+ * SIGHUP go to our session only. 0 when the system cannot do it.
+ */
+static short spawn_flags(const ior_process_options_t *o)
+{
+    int f = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (o->flags & IOR_PROCESS_DETACHED) {
+#ifdef POSIX_SPAWN_SETSID
+        f |= POSIX_SPAWN_SETSID;
+#else
+        return 0;
+#endif
+    }
+    return (short)f;
+}
+
 static int spawn_child(const ior_process_options_t *o, const char *path,
                        const int child[3], pid_t *pid)
 {
@@ -402,9 +420,10 @@ static int spawn_child(const ior_process_options_t *o, const char *path,
         r = posix_spawnattr_setsigmask(&attr, &none);
     if (r == 0)
         r = posix_spawnattr_setsigdefault(&attr, &all);
+    if (r == 0 && spawn_flags(o) == 0)
+        r = ENOTSUP;
     if (r == 0)
-        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-                                                POSIX_SPAWN_SETSIGDEF);
+        r = posix_spawnattr_setflags(&attr, spawn_flags(o));
     if (r == 0)
         r = posix_spawn(pid, path, &fa, &attr, (char *const *)o->argv,
                         o->env != NULL ? (char *const *)o->env : environ);

@@ -12,6 +12,11 @@
  *   noread        "ready\n" on stdout, then never reads stdin: sleeps
  *                 until killed, at most SELF_TIMEOUT_MS, then exits 0
  *   sleep         the same without the "ready" line
+ *   hang          the same, but exits HANG_TIMEOUT_EXIT at the timeout,
+ *                 so a test can tell a kill from the timeout
+ *   console PID   "shared\n" when process PID is on this process's
+ *                 console, "own\n" when it has a console PID is not on,
+ *                 "none\n" without a console (POSIX: always "none")
  *
  * Exit 2 on bad usage. The self-timeout bounds a test that forgets to
  * kill a child (its watchdog fires well before).
@@ -25,6 +30,7 @@
 
 #define SELF_TIMEOUT_MS 30000
 #define SLICE_MS 50
+#define HANG_TIMEOUT_EXIT 7
 
 static char buf[64 * 1024];
 
@@ -86,7 +92,7 @@ static int do_exists(const char *path)
     return put(1, f != NULL ? "yes\n" : "no\n");
 }
 
-static int do_sleep(int ready)
+static int do_sleep(int ready, int timeout_exit)
 {
     unsigned waited = 0;
     if (ready && put(1, "ready\n") != 0)
@@ -95,7 +101,7 @@ static int do_sleep(int ready)
         cp_sleep_ms(SLICE_MS);
         waited += SLICE_MS;
     }
-    return 0;
+    return timeout_exit;
 }
 
 int main(int argc, char **argv)
@@ -115,10 +121,14 @@ int main(int argc, char **argv)
     if (strcmp(mode, "exists") == 0 && argc > 2)
         return do_exists(argv[2]);
     if (strcmp(mode, "noread") == 0)
-        return do_sleep(1);
+        return do_sleep(1, 0);
     if (strcmp(mode, "sleep") == 0)
-        return do_sleep(0);
+        return do_sleep(0, 0);
+    if (strcmp(mode, "hang") == 0)
+        return do_sleep(0, HANG_TIMEOUT_EXIT);
+    if (strcmp(mode, "console") == 0 && argc > 2)
+        return put(1, cp_console_with(atol(argv[2])));
     fprintf(stderr, "usage: child_helper echo|stderr T|exit N|args ...|"
-                    "env N...|exists P|noread|sleep\n");
+                    "env N...|exists P|noread|sleep|hang|console PID\n");
     return 2;
 }

@@ -17,6 +17,14 @@ long cp_read(int fd, void *buf, size_t n);
 /* All n bytes to descriptor fd: 0, or -1 on error. */
 int cp_write_all(int fd, const void *buf, size_t n);
 void cp_sleep_ms(unsigned ms);
+/*
+ * Whether process pid shares this process's console: "shared\n",
+ * "own\n" (a console pid is not on) or "none\n" (no console; always on
+ * POSIX).
+ */
+const char *cp_console_with(long pid);
+/* Ends this process at once with code, as a crash or a kill would. */
+void cp_die(int code);
 
 /*
  * For the parent (test_net_process.c): waits for process pid to exit and

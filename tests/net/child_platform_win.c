@@ -51,3 +51,21 @@ int cp_wait_exit(long pid)
     CloseHandle(h);
     return (int)code;
 }
+
+const char *cp_console_with(long pid)
+{
+    DWORD pids[64];
+    DWORD n = GetConsoleProcessList(pids, 64);
+    DWORD i;
+    if (n == 0)
+        return "none\n";
+    for (i = 0; i < n && i < 64; i++)
+        if (pids[i] == (DWORD)pid)
+            return "shared\n";
+    return "own\n";
+}
+
+void cp_die(int code)
+{
+    (void)TerminateProcess(GetCurrentProcess(), (UINT)code);
+}

@@ -23,14 +23,22 @@
 
 #ifndef _WIN32
 #include <signal.h>
+#include <unistd.h>
+#else
+#include <windows.h>
 #endif
 
 #ifndef IOR_CHILD_HELPER
 #error "IOR_CHILD_HELPER (the child_helper path) must be set by CMake"
 #endif
+#ifndef IOR_SPAWN_HELPER
+#error "IOR_SPAWN_HELPER (the spawn_helper path) must be set by CMake"
+#endif
 #ifndef IOR_TEST_ON_WINDOWS
 #define IOR_TEST_ON_WINDOWS 0
 #endif
+/* child_helper hang's exit code when nothing killed it in 30 s. */
+#define HANG_TIMEOUT_EXIT 7
 
 /* --- A recorded child ----------------------------------------------------- */
 
@@ -620,6 +628,202 @@ static void test_process_missing_program_enoent(void **state)
     assert_int_equal(pr.ended, 0);
 }
 
+
+/* --- a child and the end of its parent ------------------------------------ */
+
+/* Flag bits ior does not know are IOR_EINVAL, before anything starts. */
+static void test_process_unknown_flags_einval(void **state)
+{
+    static const char *const argv[] = {"child_helper", "exit", "0", NULL};
+    ior_process_options_t o;
+    ior_process_t *p = NULL;
+    nu_loop_t nl;
+    proc_t pr;
+    (void)state;
+    memset(&pr, 0, sizeof(pr));
+    nu_loop_init(&nl);
+    memset(&o, 0, sizeof(o));
+    o.file = IOR_CHILD_HELPER;
+    o.argv = argv;
+    o.flags = 0x4u;
+    assert_int_equal(ior_process_spawn(nl.loop, &o, &proc_ops, &pr, &p),
+                     IOR_EINVAL);
+    o.flags = IOR_PROCESS_DETACHED | 0x80000000u;
+    assert_int_equal(ior_process_spawn(nl.loop, &o, &proc_ops, &pr, &p),
+                     IOR_EINVAL);
+    assert_null(p);
+    nu_loop_free(&nl);
+}
+
+#if !IOR_TEST_ON_WINDOWS
+/*
+ * POSIX: a detached child leads a session of its own (setsid); any other
+ * child stays in ours, so the terminal's SIGINT reaches it with us.
+ */
+static void test_process_detached_has_own_session(void **state)
+{
+    static const char *const argv[] = {"child_helper", "sleep", NULL};
+    ior_process_options_t o;
+    nu_loop_t nl;
+    proc_t pr[2];
+    int ended = 0;
+    long pid;
+    (void)state;
+    memset(pr, 0, sizeof(pr));
+    nu_loop_init(&nl);
+    pr[0].ended_count = pr[1].ended_count = &ended;
+    pr[0].group_size = pr[1].group_size = 2;
+    memset(&o, 0, sizeof(o));
+    o.file = IOR_CHILD_HELPER;
+    o.argv = argv;
+    assert_int_equal(proc_spawn_opts(&pr[0], nl.loop, &o), 0);
+    o.flags = IOR_PROCESS_DETACHED;
+    assert_int_equal(proc_spawn_opts(&pr[1], nl.loop, &o), 0);
+    assert_int_equal(getsid((pid_t)ior_process_pid(pr[0].p)), getsid(0));
+    pid = ior_process_pid(pr[1].p);
+    assert_int_equal(getsid((pid_t)pid), (pid_t)pid);
+    assert_int_equal(ior_process_signal(pr[0].p, IOR_SIGKILL), 0);
+    assert_int_equal(ior_process_signal(pr[1].p, IOR_SIGKILL), 0);
+    nu_loop_run(&nl);
+    assert_int_equal(ended, 2);
+    nu_loop_free(&nl);
+}
+#else
+static int under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != NULL &&
+           GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* Stops the loop once a whole line (the grandchild's pid) is in. */
+static void pid_line(nu_conn_t *c, const void *data, size_t len)
+{
+    proc_t *pr = c->user;
+    cap_data(c, data, len);
+    if (memchr(pr->out, '\n', pr->out_len) != NULL)
+        nu_done(pr->loop);
+}
+
+/*
+ * Starts spawn_helper MODE child_helper hang, then lets spawn_helper die
+ * with its child still running, as a crashed or killed parent does.
+ * Returns a handle to that child (the grandchild), opened while it
+ * certainly still ran.
+ */
+static HANDLE orphan_grandchild(const char *mode)
+{
+    const char *argv[] = {"spawn_helper", mode, IOR_CHILD_HELPER, "hang",
+                          NULL};
+    ior_process_options_t o;
+    nu_loop_t nl;
+    proc_t pr;
+    HANDLE h;
+    memset(&pr, 0, sizeof(pr));
+    nu_loop_init(&nl);
+    memset(&o, 0, sizeof(o));
+    o.file = IOR_SPAWN_HELPER;
+    o.argv = argv;
+    /* Out of our job: the grandchild's fate is spawn_helper's job's. */
+    o.flags = IOR_PROCESS_DETACHED;
+    assert_int_equal(proc_spawn_opts(&pr, nl.loop, &o), 0);
+    pr.io[1].on_data = pid_line;
+    nu_loop_run(&nl);
+    assert_true(pr.out_len > 1 && pr.out_len < 32);
+    pr.out[pr.out_len] = '\0';
+    h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION |
+                        PROCESS_TERMINATE,
+                    FALSE, (DWORD)atol(pr.out));
+    assert_non_null(h);
+    /* EOF on its stdin: spawn_helper ends itself (TerminateProcess). */
+    assert_int_equal(ior_transport_lose_connection(pr.io[0].t), 0);
+    nu_loop_run(&nl);
+    assert_int_equal(pr.ended, 1);
+    assert_int_equal(pr.exit_code, 3);
+    nu_loop_free(&nl);
+    return h;
+}
+
+/*
+ * Windows: a child is in a job of its parent that kills it when the
+ * parent ends, however it ends (JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE): the
+ * grandchild ends with spawn_helper, long before its own 30 s timeout.
+ */
+static void test_process_child_ends_with_its_parent(void **state)
+{
+    DWORD code = 0;
+    HANDLE h;
+    (void)state;
+    h = orphan_grandchild("keep");
+    assert_int_equal(WaitForSingleObject(h, (DWORD)nu_watchdog_ms()),
+                     WAIT_OBJECT_0);
+    assert_true(GetExitCodeProcess(h, &code));
+    /* The job's kill, not the timeout (Windows documents no job code). */
+    assert_int_not_equal(code, HANG_TIMEOUT_EXIT);
+    CloseHandle(h);
+}
+
+/* Windows: IOR_PROCESS_DETACHED: the grandchild outlives spawn_helper. */
+static void test_process_detached_child_outlives_its_parent(void **state)
+{
+    DWORD code = 0;
+    HANDLE h;
+    (void)state;
+    h = orphan_grandchild("detach");
+    assert_int_equal(WaitForSingleObject(h, 0), WAIT_TIMEOUT);
+    assert_true(TerminateProcess(h, 9));
+    assert_int_equal(WaitForSingleObject(h, (DWORD)nu_watchdog_ms()),
+                     WAIT_OBJECT_0);
+    assert_true(GetExitCodeProcess(h, &code));
+    assert_int_equal(code, 9);
+    CloseHandle(h);
+}
+
+/* What child_helper console says about our console, for o's flags. */
+static void console_answer(unsigned flags, const char *want)
+{
+    char pid[32];
+    const char *argv[] = {"child_helper", "console", pid, NULL};
+    ior_process_options_t o;
+    nu_loop_t nl;
+    proc_t pr;
+    snprintf(pid, sizeof(pid), "%lu", (unsigned long)GetCurrentProcessId());
+    memset(&pr, 0, sizeof(pr));
+    nu_loop_init(&nl);
+    memset(&o, 0, sizeof(o));
+    o.file = IOR_CHILD_HELPER;
+    o.argv = argv;
+    o.flags = flags;
+    assert_int_equal(proc_spawn_opts(&pr, nl.loop, &o), 0);
+    nu_loop_run(&nl);
+    assert_int_equal(pr.exit_code, 0);
+    assert_out(&pr, want);
+    nu_loop_free(&nl);
+}
+
+/*
+ * Windows: a child shares our console (so Ctrl-C reaches it); a detached
+ * one has a hidden console of its own. Under Wine every child has none
+ * (DETACHED_PROCESS): Wine leaks the conhost.exe of a child's own console
+ * when the child is killed early (iocp/process.c, docs/windows.md), so
+ * the shared and own cases run only on Windows.
+ */
+static void test_process_console_shared_unless_detached(void **state)
+{
+    DWORD one;
+    (void)state;
+    if (under_wine()) {
+        console_answer(0, "none\n");
+        console_answer(IOR_PROCESS_DETACHED, "none\n");
+        return;
+    }
+    if (GetConsoleProcessList(&one, 1) == 0)
+        assert_true(AllocConsole());
+    console_answer(0, "shared\n");
+    console_answer(IOR_PROCESS_DETACHED, "own\n");
+}
+#endif
+
 #if !IOR_TEST_ON_WINDOWS
 
 static int raised;
@@ -772,10 +976,15 @@ int main(void)
         cmocka_unit_test(test_process_env_and_cwd_honoured),
         cmocka_unit_test(test_process_missing_program_enoent),
         cmocka_unit_test(test_process_loop_free_leaves_child_running),
+        cmocka_unit_test(test_process_unknown_flags_einval),
 #if !IOR_TEST_ON_WINDOWS
         cmocka_unit_test(test_process_interrupt_and_child_exit_share_the_loop),
+        cmocka_unit_test(test_process_detached_has_own_session),
 #else
         cmocka_unit_test(test_process_batch_files_need_the_flag),
+        cmocka_unit_test(test_process_child_ends_with_its_parent),
+        cmocka_unit_test(test_process_detached_child_outlives_its_parent),
+        cmocka_unit_test(test_process_console_shared_unless_detached),
 #endif
     };
     nu_alloc_install();
