@@ -370,6 +370,28 @@ typedef struct ior__iocp_facts {
 int ior__iocp_handle_facts(HANDLE h, ior__iocp_facts_t *out);
 
 /*
+ * console.c: a console read and written as UTF-8 (ReadConsoleW and
+ * WriteConsoleW), and a blocked read ended for a close. The state is the
+ * pipe threads'; only the trap and untrap run on the loop's thread.
+ */
+#define IOR__CONSOLE_BUF (64u * 1024u)
+typedef struct ior__iocp_console ior__iocp_console_t;
+ior__iocp_console_t *ior__iocp_console_new(void);
+void ior__iocp_console_free(ior__iocp_console_t *c);
+/* One line (or what fits) as UTF-8 into out: a Win32 error, 0 with *n 0
+ * at the end of input, ERROR_OPERATION_ABORTED for Ctrl-C or a trap. */
+DWORD ior__iocp_console_read(HANDLE h, ior__iocp_console_t *c, char *out,
+                             DWORD cap, DWORD *n);
+/* All of in (len <= IOR__CONSOLE_BUF): a Win32 error or 0. */
+DWORD ior__iocp_console_write(HANDLE h, ior__iocp_console_t *c,
+                              const char *in, DWORD len);
+/* Ends a read in progress with an Enter key; 1 if one was put in. */
+int ior__iocp_console_trap_read(HANDLE h, ior__iocp_console_t *c);
+/* After the trapped read ended: the cursor back where it was. */
+void ior__iocp_console_untrap(ior__iocp_console_t *c);
+int ior__iocp_console_is_reading(const ior__iocp_console_t *c);
+
+/*
  * pipe_thread.c. Starts the threads for the directions used; their block
  * then owns h (closed when the block goes) and p->thr is set. On error
  * nothing is left behind and h is still the caller's. facts->overlapped:
@@ -507,5 +529,7 @@ void ior__iocp_set_read_budget(ior_loop_t *loop, size_t bytes);
 size_t ior__iocp_pinned(const ior_loop_t *loop);
 /* Zero-byte reads the loop posted because the budget was spent. */
 unsigned long ior__iocp_budget_zero_reads(const ior_loop_t *loop);
+/* 1 while a console transport's reader thread is inside ReadConsoleW. */
+int ior__iocp_console_reading(const ior_transport_t *t);
 
 #endif /* IOR_IOCP_H */

@@ -61,6 +61,7 @@ typedef struct ior__pdir {
     DWORD len;          /* write: bytes to write */
     uint64_t off;       /* overlapped file: where the next request starts */
     ior__iocp_op_t *op; /* the transport's op, posted when a job ends */
+    ior__iocp_console_t *con; /* a console: its UTF-16 side (console.c) */
 } ior__pdir_t;
 
 struct ior__iocp_pthr {
@@ -84,6 +85,8 @@ static void pdir_release(ior__pdir_t *d)
     if (d->ev)
         CloseHandle(d->ev);
     ior__free(d->buf);
+    if (d->con)
+        ior__iocp_console_free(d->con);
 }
 
 /* Any thread: the last reference closes the handle and frees the block. */
@@ -137,7 +140,17 @@ static DWORD do_job(struct ior__iocp_pthr *b, ior__pdir_t *d, DWORD *count)
 {
     DWORD n = 0;
     DWORD done = 0;
+    DWORD err;
 
+    if (d->con) {
+        /* A console: UTF-8 in and out through its UTF-16 calls. */
+        err = d->is_write
+                  ? ior__iocp_console_write(b->h, d->con, d->buf, d->len)
+                  : ior__iocp_console_read(b->h, d->con, d->buf,
+                                           IOR__PTHR_BUF, &n);
+        *count = err != 0 ? 0 : d->is_write ? d->len : n;
+        return err;
+    }
     if (!d->is_write) {
         if (!do_call(b, d, d->buf, IOR__PTHR_BUF, &n)) {
             DWORD err = GetLastError();
@@ -152,16 +165,6 @@ static DWORD do_job(struct ior__iocp_pthr *b, ior__pdir_t *d, DWORD *count)
             }
             *count = 0;
             return err;
-        }
-        /*
-         * Ctrl-C during a console read: zero bytes and this error (Python's
-         * console readline relies on it too). Not EOF: the handler stops
-         * the loop if asked to, and stdin stays usable.
-         */
-        if (n == 0 && b->is_console &&
-            GetLastError() == ERROR_OPERATION_ABORTED) {
-            *count = 0;
-            return ERROR_OPERATION_ABORTED;
         }
         *count = n;
         return 0;
@@ -338,6 +341,8 @@ static int pdir_start(struct ior__iocp_pthr *b, ior__pdir_t *d, int is_write,
     d->buf = (char *)ior__malloc(IOR__PTHR_BUF);
     if (!d->buf)
         return IOR_ENOMEM;
+    if (b->is_console && !(d->con = ior__iocp_console_new()))
+        return IOR_ENOMEM;
     if (!d->go || (b->overlapped && !d->ev))
         return ior__iocp_error(GetLastError());
     /* A small stack: the thread only loops around one blocking call. */
@@ -355,10 +360,14 @@ static int pdir_start(struct ior__iocp_pthr *b, ior__pdir_t *d, int is_write,
 static void pdir_stop(struct ior__iocp_pthr *b, ior__pdir_t *d)
 {
     ULONGLONG start = GetTickCount64();
+    int trapped = 0;
 
     if (!d->thread)
         return;
     SetEvent(d->go); /* an idle thread wakes, sees detached, leaves */
+    /* A console read ends only by input: give it an Enter (console.c). */
+    if (d->con && !d->is_write)
+        trapped = ior__iocp_console_trap_read(b->h, d->con);
     /*
      * A thread between its detached check and its blocking call is not
      * cancellable yet: cancel again until it has left.
@@ -369,6 +378,8 @@ static void pdir_stop(struct ior__iocp_pthr *b, ior__pdir_t *d)
         if (b->overlapped)
             CancelIoEx(b->h, NULL);
     }
+    if (trapped && WaitForSingleObject(d->thread, 0) == WAIT_OBJECT_0)
+        ior__iocp_console_untrap(d->con);
     CloseHandle(d->thread);
     d->thread = NULL;
 }
@@ -446,4 +457,14 @@ int ior__iocp_pthr_open(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     }
     p->thr = b;
     return 0;
+}
+
+/* Test hook (iocp.h). */
+int ior__iocp_console_reading(const ior_transport_t *t)
+{
+    const ior__iocp_handle_t *h = (const ior__iocp_handle_t *)(const void *)t;
+    const ior__iocp_pipe_t *p = (const ior__iocp_pipe_t *)(const void *)h;
+
+    return h->kind == &ior__iocp_kind_thread && p->thr != NULL &&
+           ior__iocp_console_is_reading(p->thr->rd.con);
 }
