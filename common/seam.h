@@ -489,10 +489,11 @@ void ior__os_transport_free(ior_transport_t *t);
  * Allocates the backend's listener (struct ior_listener first, zeroed),
  * creates the socket, binds addr, listens with backlog (> 0) and sets
  * (*out)->addr to the bound address. Not accepting yet. ipv6_only: for an
- * IPv6 addr, 1 refuses IPv4 clients, 0 is dual-stack.
+ * IPv6 addr, 1 refuses IPv4 clients, 0 is dual-stack. flags: the checked
+ * IOR_LISTEN_* bits.
  */
 int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
-                       int ipv6_only, ior_listener_t **out);
+                       int ipv6_only, unsigned flags, ior_listener_t **out);
 /* Starts accepting. On error the core calls ior__os_listener_close. */
 int ior__os_listener_start(ior_listener_t *l);
 /* The retry delay after ior__core_accept_failed is over: accept again. */

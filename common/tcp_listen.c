@@ -25,6 +25,7 @@ int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
     ior_listener_t *l = NULL;
     int backlog = IOR__DEFAULT_BACKLOG;
     int v6only = 0;
+    unsigned flags = 0;
     int r;
 
     if (loop == NULL || addr == NULL || ops == NULL || out == NULL ||
@@ -36,8 +37,11 @@ int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
         if (opts->backlog > 0)
             backlog = opts->backlog;
         v6only = opts->ipv6_only ? 1 : 0;
+        flags = opts->flags;
+        if ((flags & ~(unsigned)IOR_LISTEN_QUICK_RESTART) != 0)
+            return IOR_EINVAL;
     }
-    r = ior__os_tcp_listen(loop, addr, backlog, v6only, &l);
+    r = ior__os_tcp_listen(loop, addr, backlog, v6only, flags, &l);
     if (r != 0)
         return r;
     l->loop = loop;

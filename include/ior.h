@@ -464,7 +464,22 @@ typedef struct ior_listener_ops {
 typedef struct ior_listen_options {
     int backlog;    /* 0: the default (511) */
     int ipv6_only;  /* for an IPv6 address: 1 refuses IPv4; 0 dual-stack */
+    unsigned flags; /* IOR_LISTEN_*; 0 for the defaults */
 } ior_listen_options_t;
+
+/*
+ * Windows: let this listener bind while connections accepted on its port
+ * by an earlier listener (a server restarted quickly) are still open. By
+ * default a listener holds its port with SO_EXCLUSIVEADDRUSE, so no other
+ * socket can ever bind over it (SO_REUSEADDR on Windows would let one);
+ * the price, as Microsoft documents, is that a new listener cannot bind
+ * the port until the old one's accepted connections have closed
+ * (IOR_EADDRINUSE). With this flag the listener uses Windows' default
+ * sharing instead: the restart works, and a program that sets
+ * SO_REUSEADDR could bind the same port. POSIX: no effect (listeners use
+ * SO_REUSEADDR, which allows the restart and never a second listener).
+ */
+#define IOR_LISTEN_QUICK_RESTART 0x1u
 
 /*
  * Listens on addr (port 0 picks a free port). opts may be NULL. IOR_EINVAL,

@@ -173,7 +173,7 @@ static void accept_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
 
 /* The listening socket: options, bind, listen, extension functions. */
 static int open_socket(ior__iocp_listener_t *l, const ior_addr_t *addr,
-                       int backlog, int ipv6_only)
+                       int backlog, int ipv6_only, unsigned flags)
 {
     GUID accept_guid = WSAID_ACCEPTEX;
     GUID addrs_guid = WSAID_GETACCEPTEXSOCKADDRS;
@@ -187,9 +187,15 @@ static int open_socket(ior__iocp_listener_t *l, const ior_addr_t *addr,
     rc = ior__iocp_socket(l->lp, l->family, &l->s, &l->skip, &os_err);
     if (rc != 0)
         return rc;
-    /* No other socket may bind this port while we listen on it. */
-    setsockopt(l->s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one,
-               (int)sizeof(one));
+    /*
+     * No other socket may bind this port while we listen on it, unless
+     * the user chose a quick restart over that (ior.h): without
+     * SO_EXCLUSIVEADDRUSE a port whose old accepted connections are still
+     * open can be bound, and so could a socket with SO_REUSEADDR.
+     */
+    if (!(flags & IOR_LISTEN_QUICK_RESTART))
+        setsockopt(l->s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE,
+                   (const char *)&one, (int)sizeof(one));
     if (l->family == AF_INET6) {
         /* Windows defaults to IPv6 only; we default to dual-stack. */
         DWORD v6only = ipv6_only ? 1 : 0;
@@ -223,7 +229,7 @@ static int open_socket(ior__iocp_listener_t *l, const ior_addr_t *addr,
 }
 
 int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
-                       int ipv6_only, ior_listener_t **out)
+                       int ipv6_only, unsigned flags, ior_listener_t **out)
 {
     ior__iocp_listener_t *l;
     int rc;
@@ -235,7 +241,7 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
     l->lp = ior__iocp_loop(loop);
     l->family = ior__iocp_af(addr);
     l->s = INVALID_SOCKET;
-    rc = open_socket(l, addr, backlog, ipv6_only);
+    rc = open_socket(l, addr, backlog, ipv6_only, flags);
     if (rc != 0) {
         if (l->s != INVALID_SOCKET)
             closesocket(l->s);

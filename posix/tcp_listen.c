@@ -218,7 +218,7 @@ static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
 }
 
 int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
-                       int ipv6_only, ior_listener_t **out)
+                       int ipv6_only, unsigned flags, ior_listener_t **out)
 {
     ior__posix_listener_t *l;
     struct sockaddr_storage ss;
@@ -226,6 +226,7 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
     int fd = -1;
     int r;
     (void)loop;
+    (void)flags; /* IOR_LISTEN_QUICK_RESTART is what SO_REUSEADDR does */
     l = ior__calloc(1, sizeof(*l));
     if (l == NULL)
         return IOR_ENOMEM;

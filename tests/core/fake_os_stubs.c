@@ -19,10 +19,11 @@ void fake_tcp_reset(void)
 }
 
 int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
-                       int ipv6_only, ior_listener_t **out)
+                       int ipv6_only, unsigned flags, ior_listener_t **out)
 {
     ior_listener_t *l;
     (void)loop;
+    fake_tcp.listen_flags = flags;
     fake_tcp.listens++;
     fake_tcp.last_backlog = backlog;
     fake_tcp.last_v6only = ipv6_only;

@@ -17,6 +17,7 @@ typedef struct fake_tcp {
     /* What the core asked. */
     int listens, starts, resumes, listener_closes;
     int last_backlog, last_v6only;
+    unsigned listen_flags;
     ior_addr_t last_addr;
     int connects, connect_starts, cancels, discards;
     int had_bind;

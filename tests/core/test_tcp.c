@@ -157,8 +157,31 @@ static void test_listen_defaults_backlog_511_dual_stack(void **state)
     o.backlog = 5;
     assert_int_equal(ior_tcp_listen(E.loop, &a, &o, &lops, NULL, &l), 0);
     assert_int_equal(fake_tcp.last_backlog, 5);
+    assert_int_equal(fake_tcp.listen_flags, 0);
     ior_listener_close(l);
     assert_int_equal(fake_tcp.listener_closes, 3);
+}
+
+/* IOR_LISTEN_QUICK_RESTART reaches the backend; unknown bits are
+ * IOR_EINVAL before the backend is asked. */
+static void test_listen_flags_checked(void **state)
+{
+    ior_addr_t a = addr("127.0.0.1", 0);
+    ior_listen_options_t o;
+    ior_listener_t *l = NULL;
+    (void)state;
+    fake_tcp.enabled = 1;
+    memset(&o, 0, sizeof(o));
+    o.flags = IOR_LISTEN_QUICK_RESTART;
+    assert_int_equal(ior_tcp_listen(E.loop, &a, &o, &lops, NULL, &l), 0);
+    assert_int_equal(fake_tcp.listen_flags, IOR_LISTEN_QUICK_RESTART);
+    ior_listener_close(l);
+    l = NULL;
+    o.flags = 0x2u;
+    assert_int_equal(ior_tcp_listen(E.loop, &a, &o, &lops, NULL, &l),
+                     IOR_EINVAL);
+    assert_null(l);
+    assert_int_equal(fake_tcp.listens, 1);
 }
 
 /* A listener whose start fails is closed again and nothing is left. */
@@ -483,6 +506,7 @@ int main(void)
         TCP_TEST(test_bad_family_is_einval_before_the_os),
         TCP_TEST(test_listen_null_arguments_are_einval),
         TCP_TEST(test_listen_defaults_backlog_511_dual_stack),
+        TCP_TEST(test_listen_flags_checked),
         TCP_TEST(test_listen_start_failure_leaves_nothing),
         TCP_TEST(test_accept_calls_user_then_begins),
         TCP_TEST(test_accept_resource_error_reports_and_retries_after_100ms),

@@ -9,6 +9,7 @@ int fx_exhaustion_teardown(void **state);
 void test_slow_peers_do_not_delay_other_connections(void **state);
 
 void test_second_listen_on_same_port_is_refused(void **state);
+void test_listen_restart_while_connections_live(void **state);
 void test_no_descriptor_or_handle_is_inheritable(void **state);
 void test_max_buffer_refuses_write_and_queues_nothing(void **state);
 

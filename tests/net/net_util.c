@@ -311,11 +311,12 @@ int nu_server_start(nu_server_t *s, ior_loop_t *loop, const char *ip,
                     unsigned flags, int backlog)
 {
     ior_addr_t a;
-    ior_listen_options_t o = {0, 0};
+    ior_listen_options_t o = {0, 0, 0};
     int r;
     s->flags = flags;
     o.backlog = backlog;
     o.ipv6_only = s->ipv6_only;
+    o.flags = s->listen_flags;
     assert_int_equal(ior_addr_parse(&a, ip, 0), 0);
     r = ior_tcp_listen(loop, &a, &o, &server_ops, s, &s->l);
     if (r != 0)

@@ -93,6 +93,7 @@ typedef struct nu_server {
     ior_addr_t addr;
     unsigned flags; /* given to each accepted connection */
     int ipv6_only;  /* listen option, set before nu_server_start */
+    unsigned listen_flags; /* IOR_LISTEN_*, set before nu_server_start */
     nu_conn_t *conns;
     int accepted;
     int lost; /* accepted connections that are gone */

@@ -430,7 +430,7 @@ static void cl_dump_stuck(ior_loop_t *loop, void *user)
 void test_10000_closes_in_flight_no_leak_no_late_callback(void **state)
 {
     cl_ctx_t *x = calloc(1, sizeof(*x));
-    ior_listen_options_t lo = {1024, 0};
+    ior_listen_options_t lo = {1024, 0, 0};
     uint64_t t0, cpu0;
     ior_timer_id dump;
     long calls = 0;

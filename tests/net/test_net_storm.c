@@ -480,7 +480,7 @@ static void st_print(const st_ctx_t *x, uint64_t seed, uint64_t usec)
 void test_storm_1000_connections_random_faults(void **state)
 {
     st_ctx_t *x = calloc(1, sizeof(*x));
-    ior_listen_options_t lo = {4096, 0};
+    ior_listen_options_t lo = {4096, 0, 0};
     unsigned long limit = nu_platform_raise_fd_limit();
     uint64_t seed = sx_env_seed(0x5eed1000);
     uint64_t usec;
