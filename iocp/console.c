@@ -175,8 +175,8 @@ static void key(INPUT_RECORD *r)
     r->Event.KeyEvent.bKeyDown = TRUE;
     r->Event.KeyEvent.wRepeatCount = 1;
     r->Event.KeyEvent.wVirtualKeyCode = VK_RETURN;
-    r->Event.KeyEvent.wVirtualScanCode =
-        (WORD)MapVirtualKeyW(VK_RETURN, MAPVK_VK_TO_VSC);
+    /* Enter's scan code on every layout (MapVirtualKey would need user32). */
+    r->Event.KeyEvent.wVirtualScanCode = 0x1C;
     r->Event.KeyEvent.uChar.UnicodeChar = L'\r';
 }
 
