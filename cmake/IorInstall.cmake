@@ -35,6 +35,14 @@ if(WIN32)
 else()
     set(IOR_PC_SYSLIBS "-pthread")
 endif()
+# TLS over OpenSSL: its libraries come through pkg-config's Requires.
+if(IOR_TLS_ENGINE STREQUAL "openssl")
+    set(IOR_PC_REQUIRES "Requires: libssl libcrypto")
+    set(IOR_FIND_OPENSSL "find_dependency(OpenSSL 3)")
+else()
+    set(IOR_PC_REQUIRES "")
+    set(IOR_FIND_OPENSSL "")
+endif()
 # prefix is found relative to the .pc file itself, so the install tree can
 # be moved (and `cmake --install --prefix` works) without editing it.
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")

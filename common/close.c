@@ -48,7 +48,7 @@ void ior__core_defer_drain(ior_transport_t *t)
 static void finish_half_close(ior_transport_t *t)
 {
     t->write_disconnected = 1;
-    ior__os_shutdown_write(t);
+    ior__t_shutdown_write(t);
     if (t->proto != NULL && t->proto->write_connection_lost != NULL)
         t->proto->write_connection_lost(t, t->proto_user);
     /* Both directions are done: nothing more can happen on it. */
@@ -167,7 +167,7 @@ void ior__transport_run_close(ior_transport_t *t)
         if (p != NULL)
             p->stop_producing(user);
         t->os_closed = 1;
-        ior__os_close(t, t->aborting);
+        ior__t_close(t, t->aborting);
         ior__wq_discard(&t->q);
     }
     ior__wq_release_done(&t->q);
@@ -179,5 +179,5 @@ void ior__transport_run_close(ior_transport_t *t)
     unlink_transport(t);
     if (t->proc != NULL)
         ior__proc_stdio_gone(t); /* may end the child's process */
-    ior__os_transport_free(t);
+    ior__t_transport_free(t);
 }

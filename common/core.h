@@ -99,6 +99,81 @@ void ior__producer_forget(ior_transport_t *t, const ior_producer_ops_t **ops,
  */
 void ior__producer_gone(ior_transport_t *t);
 
+/*
+ * What a layered transport does where a backend would (seam.h's transport
+ * functions, same rules): each one runs instead of the ior__os_* call of
+ * the same name when t->layer is set. try_write may be NULL (no direct
+ * write); tcp_opt answers nodelay/keepalive for the transport below.
+ */
+struct ior__layer {
+    void (*start_reading)(ior_transport_t *t);
+    void (*stop_reading)(ior_transport_t *t);
+    void (*start_writing)(ior_transport_t *t);
+    size_t (*try_write)(ior_transport_t *t, const ior_buf_t *bufs, size_t n);
+    void (*shutdown_write)(ior_transport_t *t);
+    void (*close)(ior_transport_t *t, int abort);
+    void (*transport_free)(ior_transport_t *t);
+    /* The transport below, for TCP options and addresses; or NULL. */
+    ior_transport_t *(*below)(ior_transport_t *t);
+};
+
+/* The core's one way to the transport functions: layer, else backend. */
+static inline void ior__t_start_reading(ior_transport_t *t)
+{
+    if (t->layer != NULL)
+        t->layer->start_reading(t);
+    else
+        ior__os_start_reading(t);
+}
+
+static inline void ior__t_stop_reading(ior_transport_t *t)
+{
+    if (t->layer != NULL)
+        t->layer->stop_reading(t);
+    else
+        ior__os_stop_reading(t);
+}
+
+static inline void ior__t_start_writing(ior_transport_t *t)
+{
+    if (t->layer != NULL)
+        t->layer->start_writing(t);
+    else
+        ior__os_start_writing(t);
+}
+
+static inline size_t ior__t_try_write(ior_transport_t *t,
+                                      const ior_buf_t *bufs, size_t n)
+{
+    if (t->layer == NULL)
+        return ior__os_try_write(t, bufs, n);
+    return t->layer->try_write != NULL ? t->layer->try_write(t, bufs, n) : 0;
+}
+
+static inline void ior__t_shutdown_write(ior_transport_t *t)
+{
+    if (t->layer != NULL)
+        t->layer->shutdown_write(t);
+    else
+        ior__os_shutdown_write(t);
+}
+
+static inline void ior__t_close(ior_transport_t *t, int abort)
+{
+    if (t->layer != NULL)
+        t->layer->close(t, abort);
+    else
+        ior__os_close(t, abort);
+}
+
+static inline void ior__t_transport_free(ior_transport_t *t)
+{
+    if (t->layer != NULL)
+        t->layer->transport_free(t);
+    else
+        ior__os_transport_free(t);
+}
+
 /* ------------------------------------------------------------------ */
 /* Datagram send queue (UDP, both backends)                            */
 /* ------------------------------------------------------------------ */

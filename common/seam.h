@@ -229,6 +229,14 @@ struct ior_transport {
     ior_transport_t *prev;
     ior_transport_t *next;
 
+    /*
+     * A transport layered over another one inside common/ (TLS,
+     * common/tls.c): the layer stands where the backend would, and the
+     * core calls it instead of the ior__os_* transport functions. NULL for
+     * a backend's own transport; a backend never sees a layered one.
+     */
+    const struct ior__layer *layer;
+
     /* A child's stdin, stdout or stderr: told when the core frees it. */
     struct ior__proc *proc;
     unsigned char proc_index; /* 0, 1 or 2 */

@@ -55,11 +55,22 @@ static int tcp_option_check(const ior_transport_t *t)
     return 0;
 }
 
+/* A layered transport (TLS) sets its options on the TCP one below. */
+static ior_transport_t *os_transport(ior_transport_t *t)
+{
+    while (t != NULL && t->layer != NULL)
+        t = t->layer->below(t);
+    return t;
+}
+
 int ior_transport_set_nodelay(ior_transport_t *t, int on)
 {
     int r = tcp_option_check(t);
     if (r != 0)
         return r;
+    t = os_transport(t);
+    if (t == NULL || tcp_option_check(t) != 0)
+        return IOR_ENOTCONN;
     return ior__os_tcp_nodelay(t, on ? 1 : 0);
 }
 
@@ -78,6 +89,9 @@ int ior_transport_set_keepalive(ior_transport_t *t, int on,
     r = tcp_option_check(t);
     if (r != 0)
         return r;
+    t = os_transport(t);
+    if (t == NULL || tcp_option_check(t) != 0)
+        return IOR_ENOTCONN;
     return ior__os_tcp_keepalive(t, on ? 1 : 0, on ? idle_seconds : 0);
 }
 

@@ -52,7 +52,7 @@ static int write_refused(const ior_transport_t *t, size_t len)
 static void after_queue(ior_transport_t *t, size_t before)
 {
     if (before == 0)
-        ior__os_start_writing(t);
+        ior__t_start_writing(t);
     if (t->producer != NULL && t->streaming && !t->producer_paused &&
         t->q.bytes > t->buffer_size && !is_gone(t)) {
         t->producer_paused = 1;
@@ -79,7 +79,7 @@ static size_t write_direct(ior_transport_t *t, const ior_buf_t *bufs,
     size_t k;
     if (t->q.bytes != 0 || t->q.inflight != 0 || t->closing)
         return 0;
-    k = ior__os_try_write(t, bufs, n);
+    k = ior__t_try_write(t, bufs, n);
     if (k > total)
         k = total; /* a backend bug must not corrupt the count */
     if (k == total)
@@ -288,7 +288,7 @@ int ior_transport_unregister_producer(ior_transport_t *t)
     if (t->connected && !is_gone(t) &&
         (t->disconnecting ||
          (t->write_disconnecting && !t->write_disconnected)))
-        ior__os_start_writing(t);
+        ior__t_start_writing(t);
     return 0;
 }
 
@@ -308,8 +308,8 @@ int ior_transport_lose_connection(ior_transport_t *t)
     t->disconnecting = 1;
     ior__transport_drop_held(t);
     if (!t->reading_paused)
-        ior__os_stop_reading(t);
-    ior__os_start_writing(t);
+        ior__t_stop_reading(t);
+    ior__t_start_writing(t);
     return 0;
 }
 
@@ -323,7 +323,7 @@ int ior_transport_lose_write_connection(ior_transport_t *t)
     if (t->write_disconnecting || t->write_disconnected || t->disconnecting)
         return 0;
     t->write_disconnecting = 1;
-    ior__os_start_writing(t);
+    ior__t_start_writing(t);
     return 0;
 }
 
@@ -338,7 +338,7 @@ int ior_transport_abort_connection(ior_transport_t *t)
     if (!t->closing) {
         ior__transport_drop_held(t);
         if (!t->reading_paused && !t->disconnecting)
-            ior__os_stop_reading(t);
+            ior__t_stop_reading(t);
         ior__transport_close(t, IOR_EABORTED, 0);
     }
     return 0;

@@ -72,7 +72,7 @@ void ior__transport_begin(ior_transport_t *t)
         return;
     }
     if (ior__core_wants_read(t))
-        ior__os_start_reading(t);
+        ior__t_start_reading(t);
 }
 
 void ior__core_read(ior_transport_t *t, const void *data, size_t len)
@@ -92,7 +92,7 @@ void ior__core_read(ior_transport_t *t, const void *data, size_t len)
 static void deliver_eof(ior_transport_t *t)
 {
     t->read_disconnected = 1;
-    ior__os_stop_reading(t);
+    ior__t_stop_reading(t);
     if (t->proto != NULL && t->proto->read_connection_lost != NULL) {
         t->proto->read_connection_lost(t, t->proto_user);
         if (!is_gone(t) && t->write_disconnected)
@@ -149,7 +149,7 @@ void ior__transport_run_deliver(ior_transport_t *t)
         return;
     }
     if (ior__core_wants_read(t))
-        ior__os_start_reading(t);
+        ior__t_start_reading(t);
 }
 
 /* Rule 10: the transport as a producer. */
@@ -161,7 +161,7 @@ int ior_transport_pause_producing(ior_transport_t *t)
         return IOR_ENOTCONN;
     if (!t->reading_paused) {
         t->reading_paused = 1;
-        ior__os_stop_reading(t);
+        ior__t_stop_reading(t);
     }
     return 0;
 }
@@ -178,7 +178,7 @@ int ior_transport_resume_producing(ior_transport_t *t)
     if (t->held.len > 0 || t->eof_held)
         ior__transport_defer(t, IOR__PEND_DELIVER);
     else if (ior__core_wants_read(t))
-        ior__os_start_reading(t);
+        ior__t_start_reading(t);
     return 0;
 }
 

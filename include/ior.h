@@ -87,13 +87,16 @@ extern "C" {
     XX(ECONNABORTED, -28, "connection aborted")                              \
     XX(EBADF, -29, "bad, closed or foreign handle")                          \
     XX(EAGAIN, -30, "resource temporarily unavailable")                      \
-    XX(ENAME, -31, "name could not be resolved")
+    XX(ENAME, -31, "name could not be resolved")                             \
+    XX(ETLS, -32, "TLS handshake or record failed")                          \
+    XX(ECERT, -33, "peer certificate not trusted")                           \
+    XX(ETRUNCATED, -34, "connection ended without TLS close_notify")
 
 typedef enum ior_errno {
 #define IOR__ERR_ENUM(name, value, msg) IOR_##name = (value),
     IOR_ERRNO_MAP(IOR__ERR_ENUM)
 #undef IOR__ERR_ENUM
-    IOR_E__LAST = -32
+    IOR_E__LAST = -35
 } ior_errno_t;
 
 /* The message for an IOR_E* code, "success" for 0, "unknown error" else. */
@@ -746,6 +749,70 @@ long ior_process_pid(const ior_process_t *p);
 int ior_process_signal(ior_process_t *p, int signum);
 /* ior_process_signal(p, IOR_SIGTERM). */
 int ior_process_terminate(ior_process_t *p);
+
+/* ------------------------------------------------------------------ */
+/* TLS                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* What the handshake agreed on. The strings live as long as t. */
+typedef struct ior_tls_info {
+    const char *version; /* "TLSv1.2", "TLSv1.3" */
+    const char *cipher;  /* the engine's name of the cipher suite */
+    const char *alpn;    /* the protocol chosen, or NULL: none */
+} ior_tls_info_t;
+
+typedef struct ior_tls_options {
+    int server; /* 1: this side accepts the handshake; 0: client */
+    /*
+     * Client: the name sent as SNI and checked against the peer's
+     * certificate (DNS name or IP address). Required unless insecure.
+     */
+    const char *server_name;
+    const char *ca_file; /* client: PEM file of trusted CAs; NULL: system */
+    int insecure;        /* client: 1 verifies nothing (tests, lab tools) */
+    /* NULL-terminated ALPN protocol names, most preferred first; NULL. */
+    const char *const *alpn;
+    const char *cert_file; /* server: PEM chain, leaf first */
+    const char *key_file;  /* server: PEM private key */
+    /* A handshake not done in this time fails with IOR_ETIMEDOUT; 0: 30 s */
+    uint32_t handshake_timeout_ms;
+    /* Optional: the handshake is done (before any data_received). */
+    void (*handshake_done)(ior_transport_t *t, void *user,
+                           const ior_tls_info_t *info);
+} ior_tls_options_t;
+
+/*
+ * Starts TLS over the connected transport inner, which from now on
+ * belongs to the TLS layer (do not use it again). *out is an ordinary
+ * transport for the plaintext: write, write_ref, write_sequence,
+ * producers and water marks, lose_connection (sends close_notify, then
+ * closes), lose_write_connection (sends close_notify and half-closes TCP;
+ * a TLS 1.3 peer may go on writing, a TLS 1.2 peer normally closes),
+ * abort_connection, connection_lost exactly once. Writes made before the
+ * handshake is done wait for it, and are never sent when it fails.
+ * connection_lost reasons of its own: IOR_ECERT (verification failed:
+ * unknown CA, wrong name, expired), IOR_ETLS (any other handshake or
+ * record failure), IOR_ETRUNCATED (the peer closed TCP without
+ * close_notify), IOR_ETIMEDOUT (handshake timeout); ior_tls_reason gives
+ * the engine's words. Reading starts from the loop, after this returns.
+ * IOR_EINVAL (NULL, no server_name for a verifying client, no cert or key
+ * for a server), IOR_ENOTCONN (inner closed or closing), IOR_ENOTSUP (no
+ * TLS engine in this build), IOR_ETLS (the engine refused the options:
+ * an unreadable or invalid certificate, key or CA file), IOR_ENOMEM.
+ */
+int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
+                  const ior_protocol_ops_t *ops, void *user,
+                  ior_transport_t **out);
+
+/*
+ * The engine's reason for the last TLS failure of t, as text ("" when
+ * none), into buf; valid until t is freed (inside connection_lost too).
+ * Returns buf. IOR_EINVAL handling: NULL t or buf writes nothing.
+ */
+const char *ior_tls_reason(const ior_transport_t *t, char *buf, size_t len);
+
+/* The engine this build uses: "openssl", "schannel" or "none". */
+const char *ior_tls_engine(void);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,14 @@
 
 #include <string.h>
 
-/* How long opening waits for the queries (only a stall reaches it). */
+/*
+ * How long opening waits for the queries (only a stall reaches it). An
+ * unanswered handle is taken for a synchronous stream; an overlapped
+ * handle or a file whose queries merely took this long (a machine under
+ * extreme load) would be misread, so the bound is far above any normal
+ * answer (microseconds on Windows, a few wine server round trips under
+ * Wine).
+ */
 #ifndef IOR__FACTS_WAIT_MS
 #define IOR__FACTS_WAIT_MS 2000u
 #endif

@@ -30,7 +30,8 @@ set(_ior_model_sources
 add_executable(core_model
     ${_ior_model_sources}
     ${_ior_model_dir}/model_driver.c
-    $<TARGET_OBJECTS:ior_common>)
+    $<TARGET_OBJECTS:ior_common>
+    $<TARGET_OBJECTS:ior_tls_none>)
 target_include_directories(core_model PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common)
 ior_target_warnings(core_model)
@@ -54,7 +55,8 @@ if(IOR_BUILD_FUZZ)
             list(APPEND _ior_fuzz_core_src ${_s})
         endforeach()
         add_executable(fuzz_core ${_ior_model_sources}
-            ${_ior_model_dir}/fuzz_core.c ${_ior_fuzz_core_src})
+            ${_ior_model_dir}/fuzz_core.c ${_ior_fuzz_core_src}
+            ${PROJECT_SOURCE_DIR}/common/tls_none.c)
         target_include_directories(fuzz_core PRIVATE
             ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common)
         set(_ior_fuzz_flags -fsanitize=fuzzer,address,undefined
