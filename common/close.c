@@ -171,8 +171,8 @@ void ior__transport_run_close(ior_transport_t *t)
         ior__wq_discard(&t->q);
     }
     ior__wq_release_done(&t->q);
-    if (t->q.inflight != 0)
-        return; /* ior__core_send_end brings us back */
+    if (t->q.inflight != 0 || t->layer_hold)
+        return; /* ior__core_send_end (or the layer) brings us back */
     ior__wq_release_done(&t->q);
     if (t->proto != NULL && t->proto->connection_lost != NULL)
         t->proto->connection_lost(t, t->proto_user, t->reason);

@@ -236,6 +236,12 @@ struct ior_transport {
      * a backend's own transport; a backend never sees a layered one.
      */
     const struct ior__layer *layer;
+    /*
+     * Set by a layer whose transport below still holds bytes of a clean
+     * close: connection_lost waits, as for a send in flight, until the
+     * layer clears it and defers IOR__PEND_CLOSE.
+     */
+    unsigned char layer_hold;
 
     /* A child's stdin, stdout or stderr: told when the core frees it. */
     struct ior__proc *proc;

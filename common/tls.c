@@ -26,7 +26,9 @@
  *
  * Lifetime: the layer's memory lives until both the core has freed the
  * user's transport (transport_free) and the TCP transport has reported
- * connection_lost.
+ * connection_lost. A clean close reports connection_lost(IOR_EDONE) once
+ * the TCP transport has handed close_notify and its FIN to the OS
+ * (layer_hold), as a TCP transport's IOR_EDONE means its bytes are there.
  */
 #include "core.h"
 #include "tls_engine.h"
@@ -314,12 +316,29 @@ static void below_eof(ior_transport_t *inner, void *user)
     fail(s, s->established ? IOR_ETRUNCATED : IOR_ETLS);
 }
 
+/* The user's transport's close may finish: the bytes are with the OS. */
+static void release_hold(ior__tls_t *s)
+{
+    if (s->core_freed || !s->base.layer_hold)
+        return;
+    s->base.layer_hold = 0;
+    ior__transport_defer(&s->base, IOR__PEND_CLOSE);
+}
+
+/* Our half-close below is done: close_notify and FIN went to the OS. */
+static void below_write_lost(ior_transport_t *inner, void *user)
+{
+    (void)inner;
+    release_hold(user);
+}
+
 static void below_lost(ior_transport_t *inner, void *user, int reason)
 {
     ior__tls_t *s = user;
 
     (void)inner;
     s->inner = NULL;
+    release_hold(s);
     if (!s->core_freed) {
         cancel_timers(s);
         if (!s->base.disconnected && !s->base.closing)
@@ -330,8 +349,8 @@ static void below_lost(ior_transport_t *inner, void *user, int reason)
     maybe_free(s);
 }
 
-static const ior_protocol_ops_t below_ops = {below_data, below_eof, NULL,
-                                             below_lost};
+static const ior_protocol_ops_t below_ops = {below_data, below_eof,
+                                             below_write_lost, below_lost};
 
 static void below_pause(void *user)
 {
@@ -431,6 +450,9 @@ static void layer_close(ior_transport_t *t, int abort)
     send_close_notify(s);
     (void)ior_transport_resume_producing(s->inner);
     (void)ior_transport_lose_write_connection(s->inner);
+    /* connection_lost(IOR_EDONE) once the OS has it all, as for TCP. */
+    if (!s->inner->write_disconnected)
+        t->layer_hold = 1;
     if (s->linger_timer == 0)
         (void)ior_call_later(t->loop, TLS_LINGER_MS, linger_over, s,
                              &s->linger_timer);

@@ -22,9 +22,10 @@
 
 #define USAGE_LINES                                                        \
     "usage: iorcat [-46dNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR]\n"     \
-    "              [-p PORT] HOST PORT\n"                                   \
+    "              [-p PORT] [--tls [--ca FILE] [--insecure]\n"            \
+    "              [--servername NAME]] HOST PORT\n"                       \
     "       iorcat -l [-46dkNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR]\n" \
-    "              [-p PORT] [ADDR] [PORT]\n"
+    "              [-p PORT] [--tls --cert FILE --key FILE] [ADDR] [PORT]\n"
 
 static void usage(FILE *f)
 {
@@ -63,6 +64,14 @@ static void usage(FILE *f)
         "  -w SECS     connect timeout, and idle timeout of a connection\n"
         "              (TCP: not with -l; UDP -l: from the first datagram)\n"
         "  --progress  bytes and rates each way on stderr once a second\n"
+        "  --tls       TLS over the connection (TCP only). A client checks\n"
+        "              the server's certificate against the system's CAs\n"
+        "              (or --ca FILE, PEM) and its name against HOST (or\n"
+        "              --servername NAME, also sent as SNI); --insecure\n"
+        "              checks nothing. With -l: --cert FILE (PEM chain)\n"
+        "              and --key FILE (PEM). -N sends close_notify at\n"
+        "              stdin's EOF. A TLS failure ends with status 1 and\n"
+        "              says why\n"
         "  -h, --help  this text\n"
         "\n"
         "Without -N, EOF on stdin leaves the connection open. The program\n"
@@ -199,6 +208,49 @@ static int place_positional(iorcat_opts_t *o, char **pos, int npos)
     return 0;
 }
 
+/* The long options that take a value, and where each one goes. */
+static const char *const long_with_value[] = {"--ca", "--servername",
+                                              "--cert", "--key", NULL};
+
+static const char *long_value(const char *a)
+{
+    size_t i;
+    for (i = 0; long_with_value[i] != NULL; i++)
+        if (strcmp(a, long_with_value[i]) == 0)
+            return long_with_value[i];
+    return NULL;
+}
+
+static const char **long_value_slot(iorcat_opts_t *o, const char *a)
+{
+    if (strcmp(a, "--ca") == 0)
+        return &o->tls_ca;
+    if (strcmp(a, "--servername") == 0)
+        return &o->tls_servername;
+    if (strcmp(a, "--cert") == 0)
+        return &o->tls_cert;
+    return &o->tls_key;
+}
+
+/* TLS options only with --tls, for TCP, and a server needs both files. */
+static int check_tls(const iorcat_opts_t *o)
+{
+    int any = o->tls_insecure || o->tls_ca || o->tls_servername ||
+              o->tls_cert || o->tls_key;
+    if (!o->tls)
+        return any ? bad_arg("TLS options need --tls", NULL) : 0;
+    if (o->udp)
+        return bad_arg("--tls is for TCP (not with -u)", NULL);
+    if (o->listen && (o->tls_cert == NULL || o->tls_key == NULL))
+        return bad_arg("-l --tls needs --cert and --key", NULL);
+    if (!o->listen && (o->tls_cert || o->tls_key))
+        return bad_arg("--cert and --key are for -l", NULL);
+    if (o->listen && (o->tls_ca || o->tls_insecure || o->tls_servername))
+        return bad_arg("--ca, --insecure and --servername are for a client",
+                       NULL);
+    return 0;
+}
+
 /* 0: go on; 1: error (printed); 2: --help was printed. */
 static int parse_args(int argc, char **argv, iorcat_opts_t *o)
 {
@@ -217,6 +269,15 @@ static int parse_args(int argc, char **argv, iorcat_opts_t *o)
             r = 2;
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
+        } else if (strcmp(a, "--tls") == 0) {
+            o->tls = 1;
+        } else if (strcmp(a, "--insecure") == 0) {
+            o->tls_insecure = 1;
+        } else if (long_value(a) != NULL) {
+            if (i + 1 < argc)
+                *long_value_slot(o, a) = argv[++i];
+            else
+                r = bad_arg("option needs a value", a);
         } else if (a[1] == '-') {
             r = bad_arg("unknown option", a);
         } else {
@@ -238,6 +299,8 @@ static int parse_args(int argc, char **argv, iorcat_opts_t *o)
     }
     if (r == 0)
         r = place_positional(o, pos, npos);
+    if (r == 0)
+        r = check_tls(o);
     free(pos);
     return r;
 }

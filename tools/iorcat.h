@@ -41,6 +41,14 @@ typedef struct iorcat_opts {
     uint16_t port;
     uint16_t local_port; /* -p without -l: source port */
     int have_local_port;
+    /* TLS (--tls): client verifies HOST (or --servername) against the
+     * system store or --ca; -l serves --cert and --key. */
+    int tls;
+    int tls_insecure;           /* --insecure */
+    const char *tls_ca;         /* --ca FILE */
+    const char *tls_servername; /* --servername NAME */
+    const char *tls_cert;       /* --cert FILE */
+    const char *tls_key;        /* --key FILE */
 } iorcat_opts_t;
 
 typedef struct iorcat iorcat_t;
@@ -146,6 +154,8 @@ void iorcat_log(const char *fmt, ...);
 
 /* An error as "what: reason (OS message)" on stderr. */
 void iorcat_log_error(const char *what, int err, int os_error);
+/* A lost connection's reason, with the TLS engine's words if any. */
+void iorcat_log_lost(const char *what, ior_transport_t *t, int reason);
 
 /* An IOR_EDONE or IOR_EABORTED reason is not a failure. */
 int iorcat_is_failure(int reason);

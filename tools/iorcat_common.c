@@ -34,6 +34,16 @@ void iorcat_log_error(const char *what, int err, int os_error)
         iorcat_log("%s: %s", what, ior_strerror(err));
 }
 
+/* The connection t was lost with reason: TLS failures with their words. */
+void iorcat_log_lost(const char *what, ior_transport_t *t, int reason)
+{
+    char why[256];
+    if (ior_tls_reason(t, why, sizeof why)[0] != '\0')
+        iorcat_log("%s: %s: %s", what, ior_strerror(reason), why);
+    else
+        iorcat_log_error(what, reason, ior_transport_os_error(t));
+}
+
 /* IOR_EDONE is a clean end; IOR_EABORTED is ours, and its cause logged. */
 int iorcat_is_failure(int reason)
 {

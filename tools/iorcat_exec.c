@@ -189,7 +189,7 @@ static void sock_lost(ior_transport_t *t, void *user, int reason)
 {
     iorcat_t *c = user;
     if (iorcat_is_failure(reason)) {
-        iorcat_log_error("connection", reason, ior_transport_os_error(t));
+        iorcat_log_lost("connection", t, reason);
         c->sock_failed = 1;
     }
     c->sock = NULL;

@@ -160,7 +160,7 @@ static void sock_lost(ior_transport_t *t, void *user, int reason)
     iorcat_t *c = user;
     if (iorcat_is_failure(reason)) {
         /* With -k one client's failure does not end the server. */
-        iorcat_log_error("connection", reason, ior_transport_os_error(t));
+        iorcat_log_lost("connection", t, reason);
         if (!c->o.keep)
             c->status = 1;
     } else if (c->o.verbose && c->o.keep) {

@@ -99,9 +99,48 @@ static int wait_in_line(iorcat_t *c, ior_transport_t *t)
     return 0;
 }
 
+static void tls_done(ior_transport_t *t, void *user, const ior_tls_info_t *i)
+{
+    iorcat_t *c = user;
+    (void)t;
+    if (c->o.verbose)
+        iorcat_log("TLS: %s, %s%s%s", i->version, i->cipher,
+                   i->alpn != NULL ? ", ALPN " : "",
+                   i->alpn != NULL ? i->alpn : "");
+}
+
+/* --tls: the connection becomes a TLS transport; NULL if that failed. */
+static ior_transport_t *start_tls(iorcat_t *c, ior_transport_t *t)
+{
+    ior_tls_options_t o;
+    ior_transport_t *tt = NULL;
+    int r;
+    memset(&o, 0, sizeof o);
+    o.server = c->o.listen;
+    o.server_name = c->o.tls_servername != NULL ? c->o.tls_servername
+                                                : c->o.host;
+    o.ca_file = c->o.tls_ca;
+    o.insecure = c->o.tls_insecure;
+    o.cert_file = c->o.tls_cert;
+    o.key_file = c->o.tls_key;
+    o.handshake_done = tls_done;
+    r = ior_tls_start(t, &o, &wait_ops, c, &tt);
+    if (r != 0) {
+        iorcat_log("TLS: %s", ior_strerror(r));
+        (void)ior_transport_abort_connection(t);
+        c->status = 1;
+        iorcat_finish(c);
+        return NULL;
+    }
+    return tt;
+}
+
 /* A connection is established (connect callback or accept). */
 static void connected(iorcat_t *c, ior_transport_t *t)
 {
+    if (c->o.tls && !c->finishing &&
+        (c->o.keep || c->connections == 0) && (t = start_tls(c, t)) == NULL)
+        return;
     if (ior_transport_set_protocol(t, &wait_ops, c) != 0)
         return; /* left without a protocol: the library closes it */
     if (c->finishing || (!c->o.keep && c->connections > 0)) {

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# iorcat --tls against OpenSSL's own tools, over loopback:
+#   tests/tls/interop.sh IORCAT CERT_DIR
+# IORCAT is the iorcat to test; CERT_DIR holds make_certs.sh's files.
+# IOR_INTEROP_MIB (default 16) MiB of random data, checked by SHA-256:
+#   client-up      iorcat --tls -N   -->  openssl s_server  (close_notify at EOF)
+#   client-down    iorcat --tls -d   <--  openssl s_server  (its close_notify ends it)
+#   server-down    iorcat -l --tls -N  -->  openssl s_client
+#   server-up      iorcat -l --tls     <--  openssl s_client -no_ign_eof
+# and verification failures, which end iorcat with status 1 and the reason:
+#   unknown-ca     s_server with a certificate of another CA
+#   wrong-name     --servername other.example against "localhost"
+# Servers bind port 0; the port is read from iorcat's -v line, or from
+# ss(8) for s_server (-quiet prints nothing), polled and bounded by the
+# time limit, never a fixed sleep. s_server's stdin is a FIFO held open, so
+# its own EOF never closes the connection early; it serves one connection
+# (-naccept 1) and is killed at the end if still there.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 IORCAT CERT_DIR" >&2
+    exit 2
+fi
+iorcat=$1
+certs=$2
+mib="${IOR_INTEROP_MIB:-16}"
+limit="${IOR_INTEROP_TIMEOUT:-60}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/ior-tls-interop.XXXXXX")
+pids=()
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    exec 3>&- 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/data"
+mkfifo "$work/hold"
+exec 3<>"$work/hold"
+
+sum() { sha256sum "$1" | cut -d ' ' -f 1; }
+
+# wait_port FILE PID: iorcat's port, from its "listening on" line; with
+# FILE "-", the TCP port process PID listens on (ss).
+wait_port() {
+    local i line
+    for ((i = 0; i < limit * 10; i++)); do
+        if [ "$1" = - ]; then
+            line=$(ss -Htlnp 2>/dev/null | grep "pid=$2," |
+                awk '{print $4}' | head -n 1 || true)
+        else
+            line=$(grep -m 1 'listening on ' "$1" 2>/dev/null || true)
+        fi
+        if [ -n "$line" ]; then
+            echo "${line##*:}"
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+passed=0
+failed=0
+report() { # name ok|why
+    if [ "$2" = ok ]; then
+        echo "PASS  $1"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  $1: $2"
+        failed=$((failed + 1))
+    fi
+}
+
+s_server() { # dir cert key [stdin]: starts it, sets spid
+    local in=${4:-/dev/fd/3}
+    openssl s_server -quiet -naccept 1 -accept 127.0.0.1:0 \
+        -cert "$certs/$2" -key "$certs/$3" <"$in" >"$1/srv.out" \
+        2>"$1/srv.err" &
+    spid=$!
+    pids+=("$spid")
+}
+
+case_client() { # name direction(up|down)
+    local d="$work/$1" spid port rc=0 why=""
+    mkdir -p "$d"
+    if [ "$2" = up ]; then
+        s_server "$d" server.pem server.key
+    else
+        s_server "$d" server.pem server.key "$work/data"
+    fi
+    if ! port=$(wait_port - "$spid"); then
+        report "$1" "s_server did not start"
+        return
+    fi
+    if [ "$2" = up ]; then
+        timeout "$limit" "$iorcat" -N --tls --ca "$certs/ca.pem" localhost \
+            "$port" <"$work/data" >"$d/cli.out" 2>"$d/cli.err" || rc=$?
+    else
+        timeout "$limit" "$iorcat" -d --tls --ca "$certs/ca.pem" localhost \
+            "$port" >"$d/cli.out" 2>"$d/cli.err" || rc=$?
+    fi
+    wait "$spid" 2>/dev/null || true
+    [ "$rc" -eq 0 ] || why="iorcat exit $rc: $(tr '\n' ' ' <"$d/cli.err")"
+    if [ "$2" = up ] && [ "$(sum "$d/srv.out")" != "$(sum "$work/data")" ]; then
+        why+="${why:+; }s_server got $(stat -c %s "$d/srv.out") bytes, sha256 differs"
+    fi
+    if [ "$2" = down ] && [ "$(sum "$d/cli.out")" != "$(sum "$work/data")" ]; then
+        why+="${why:+; }iorcat got $(stat -c %s "$d/cli.out") bytes, sha256 differs"
+    fi
+    report "$1" "${why:-ok}"
+}
+
+case_server() { # name direction(down|up)
+    local d="$work/$1" ipid port rc=0 why="" in=/dev/null
+    mkdir -p "$d"
+    [ "$2" = down ] && in="$work/data"
+    if [ "$2" = down ]; then
+        timeout "$limit" "$iorcat" -l -N -v --tls --cert "$certs/server.pem" \
+            --key "$certs/server.key" 127.0.0.1 0 <"$in" >"$d/srv.out" \
+            2>"$d/srv.err" &
+    else
+        timeout "$limit" "$iorcat" -l -v --tls --cert "$certs/server.pem" \
+            --key "$certs/server.key" 127.0.0.1 0 <"$in" >"$d/srv.out" \
+            2>"$d/srv.err" &
+    fi
+    ipid=$!
+    pids+=("$ipid")
+    if ! port=$(wait_port "$d/srv.err" "$ipid"); then
+        report "$1" "iorcat -l did not start"
+        return
+    fi
+    if [ "$2" = down ]; then
+        timeout "$limit" openssl s_client -quiet -verify_return_error \
+            -CAfile "$certs/ca.pem" -servername localhost \
+            -connect "127.0.0.1:$port" </dev/null >"$d/cli.out" \
+            2>"$d/cli.err" || true
+    else
+        timeout "$limit" openssl s_client -quiet -nocommands -no_ign_eof \
+            -verify_return_error -CAfile "$certs/ca.pem" \
+            -servername localhost -connect "127.0.0.1:$port" \
+            <"$work/data" >"$d/cli.out" 2>"$d/cli.err" || true
+    fi
+    wait "$ipid" || rc=$?
+    [ "$rc" -eq 0 ] || why="iorcat -l exit $rc: $(tr '\n' ' ' <"$d/srv.err")"
+    if [ "$2" = down ] && [ "$(sum "$d/cli.out")" != "$(sum "$work/data")" ]; then
+        why+="${why:+; }s_client got $(stat -c %s "$d/cli.out") bytes, sha256 differs"
+    fi
+    if [ "$2" = up ] && [ "$(sum "$d/srv.out")" != "$(sum "$work/data")" ]; then
+        why+="${why:+; }iorcat got $(stat -c %s "$d/srv.out") bytes, sha256 differs"
+    fi
+    report "$1" "${why:-ok}"
+}
+
+case_refused() { # name cert key servername expected-text
+    local d="$work/$1" spid port rc=0 why=""
+    mkdir -p "$d"
+    s_server "$d" "$2" "$3"
+    if ! port=$(wait_port - "$spid"); then
+        report "$1" "s_server did not start"
+        return
+    fi
+    echo secret | timeout "$limit" "$iorcat" --tls --ca "$certs/ca.pem" \
+        --servername "$4" 127.0.0.1 "$port" >"$d/cli.out" \
+        2>"$d/cli.err" || rc=$?
+    wait "$spid" 2>/dev/null || true
+    [ "$rc" -eq 1 ] || why="iorcat exit $rc, want 1"
+    grep -q "$5" "$d/cli.err" ||
+        why+="${why:+; }no '$5' in: $(tr '\n' ' ' <"$d/cli.err")"
+    [ ! -s "$d/srv.out" ] || why+="${why:+; }s_server received data"
+    report "$1" "${why:-ok}"
+}
+
+case_client client-up up
+case_client client-down down
+case_server server-down down
+case_server server-up up
+case_refused unknown-ca rogue.pem rogue.key localhost \
+    'peer certificate not trusted: certificate: unable to get local issuer'
+case_refused wrong-name server.pem server.key other.example \
+    'peer certificate not trusted: certificate: hostname mismatch'
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
