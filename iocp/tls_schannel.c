@@ -1,0 +1,850 @@
+/*
+ * The TLS engine over SChannel (SSPI), the TLS of Windows itself: a tool
+ * built on ior ships no TLS library (common/tls_engine.h). As with
+ * OpenSSL's memory BIOs, SChannel only turns buffers into buffers here:
+ * ciphertext from the peer is kept in `in` until a whole record is
+ * there (SEC_E_INCOMPLETE_MESSAGE), what follows a record comes back as
+ * SECBUFFER_EXTRA, and whatever SChannel makes for the peer is appended
+ * to `out` for common/tls.c to send.
+ *
+ * Verification is ours (ISC_REQ_MANUAL_CRED_VALIDATION), the same on
+ * every Windows and under Wine: the peer's chain is built with crypt32
+ * (CertGetCertificateChain) against the system's roots, or against the
+ * caller's PEM file only (its certificates as an extra store, the root
+ * required to be one of them), then the SSL policy checks the name
+ * (CertVerifyCertificateChainPolicy). The reasons use OpenSSL's words, so
+ * a refusal reads the same on every platform.
+ *
+ * TLS 1.3 needs SCH_CREDENTIALS (Windows 10 1809 and later); where that
+ * is refused (older Windows, Wine 8) SCHANNEL_CRED with TLS 1.2 is used.
+ * Wine 8 reports the peer's close_notify as SEC_E_OK with no data, where
+ * Windows says SEC_I_CONTEXT_EXPIRED; only under Wine is an empty record
+ * taken for the close (on Windows an empty record is just empty).
+ *
+ * The server side (AcceptSecurityContext) needs a certificate whose key
+ * SChannel (in LSASS) can use; that is not done yet: a server start is
+ * IOR_ENOTSUP here (issue 13).
+ */
+#define SECURITY_WIN32
+/* SCH_CREDENTIALS and TLS_PARAMETERS (TLS 1.3) sit behind this switch. */
+#define SCHANNEL_USE_BLACKLISTS
+#include "iocp.h"
+#include "tls_engine.h"
+
+#include <subauth.h>
+#include <wincrypt.h>
+#include <schannel.h>
+#include <security.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#define IOR__SCH_MAX_TOKEN (64u * 1024u)
+
+typedef struct bytes {
+    unsigned char *p;
+    size_t len;
+    size_t cap;
+} bytes_t;
+
+struct ior__tlse {
+    CredHandle cred;
+    CtxtHandle ctx;
+    int have_cred;
+    int have_ctx;
+    int done;          /* handshake complete */
+    int closed;        /* the peer's close_notify */
+    int under_wine;
+    int insecure;
+    wchar_t *name;     /* the server's name (SNI, and the name checked) */
+    HCERTSTORE ca;     /* the caller's CAs, or NULL: the system's */
+    SecPkgContext_StreamSizes sizes;
+    bytes_t in;        /* ciphertext from the peer, not yet used */
+    bytes_t out;       /* ciphertext for the peer */
+    bytes_t plain;     /* decrypted, not yet read */
+    size_t plain_off;
+    unsigned char alpn_buf[300]; /* SEC_APPLICATION_PROTOCOLS */
+    unsigned long alpn_len;
+    int code;
+    char why[256];
+    char version[16];
+    char cipher[128];
+    char alpn[256];
+};
+
+const char *ior__tlse_name(void)
+{
+    return "schannel";
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static int bytes_reserve(bytes_t *b, size_t more)
+{
+    size_t want = b->len + more;
+    unsigned char *p;
+
+    if (want <= b->cap)
+        return 0;
+    if (want < b->cap * 2)
+        want = b->cap * 2;
+    p = (unsigned char *)ior__realloc(b->p, want);
+    if (p == NULL)
+        return IOR_ENOMEM;
+    b->p = p;
+    b->cap = want;
+    return 0;
+}
+
+static int bytes_add(bytes_t *b, const void *data, size_t len)
+{
+    if (bytes_reserve(b, len) != 0)
+        return IOR_ENOMEM;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* Keeps the last `keep` bytes of b (what SChannel left unused). */
+static void bytes_keep_tail(bytes_t *b, size_t keep)
+{
+    if (keep > b->len)
+        keep = b->len;
+    memmove(b->p, b->p + b->len - keep, keep);
+    b->len = keep;
+}
+
+static int wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+static void set_why(ior__tlse_t *e, int code, const char *what, long status)
+{
+    e->code = code;
+    if (status != 0)
+        (void)snprintf(e->why, sizeof(e->why), "%s (0x%08lx)", what,
+                       (unsigned long)status);
+    else
+        (void)snprintf(e->why, sizeof(e->why), "%s", what);
+}
+
+static wchar_t *wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+    wchar_t *w;
+
+    if (n <= 0)
+        return NULL;
+    w = (wchar_t *)ior__malloc((size_t)n * sizeof(wchar_t));
+    if (w != NULL && MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n) <= 0) {
+        ior__free(w);
+        w = NULL;
+    }
+    return w;
+}
+
+/* ------------------------------------------------------------------ */
+/* The caller's CA file                                                */
+/* ------------------------------------------------------------------ */
+
+static int read_file(const char *path, bytes_t *out)
+{
+    wchar_t *w = wide(path);
+    HANDLE h;
+    DWORD got;
+    char buf[16384];
+    int r = 0;
+
+    if (w == NULL)
+        return IOR_ENOMEM;
+    h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+                    FILE_ATTRIBUTE_NORMAL, NULL);
+    ior__free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return IOR_ENOENT;
+    while (r == 0 && ReadFile(h, buf, (DWORD)sizeof(buf), &got, NULL) &&
+           got > 0)
+        r = bytes_add(out, buf, got);
+    CloseHandle(h);
+    return r;
+}
+
+/* Every PEM certificate of path into a memory store; NULL on failure. */
+static HCERTSTORE load_cas(const char *path, char *why, size_t why_len)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    static const char end[] = "-----END CERTIFICATE-----";
+    bytes_t f = {NULL, 0, 0};
+    HCERTSTORE store = NULL;
+    const char *p;
+    const char *stop;
+    int found = 0;
+
+    if (read_file(path, &f) != 0 || bytes_add(&f, "", 1) != 0) {
+        (void)snprintf(why, why_len, "cannot read the CA file %s", path);
+        ior__free(f.p);
+        return NULL;
+    }
+    store = CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, 0, NULL);
+    p = (const char *)f.p;
+    while (store != NULL && (p = strstr(p, begin)) != NULL &&
+           (stop = strstr(p, end)) != NULL) {
+        DWORD der_len = 0;
+        BYTE *der;
+        DWORD pem_len = (DWORD)(stop + sizeof(end) - 1 - p);
+
+        if (!CryptStringToBinaryA(p, pem_len, CRYPT_STRING_BASE64HEADER, NULL,
+                                  &der_len, NULL, NULL))
+            break;
+        der = (BYTE *)ior__malloc(der_len);
+        if (der != NULL &&
+            CryptStringToBinaryA(p, pem_len, CRYPT_STRING_BASE64HEADER, der,
+                                 &der_len, NULL, NULL) &&
+            CertAddEncodedCertificateToStore(store, X509_ASN_ENCODING, der,
+                                             der_len, CERT_STORE_ADD_ALWAYS,
+                                             NULL))
+            found++;
+        ior__free(der);
+        p = stop + sizeof(end) - 1;
+    }
+    ior__free(f.p);
+    if (store != NULL && found > 0)
+        return store;
+    if (store != NULL)
+        CertCloseStore(store, 0);
+    (void)snprintf(why, why_len, "no certificate in the CA file %s", path);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The root of the chain is one of the caller's CAs. */
+static int root_is_ours(const ior__tlse_t *e, PCCERT_CHAIN_CONTEXT chain)
+{
+    PCERT_SIMPLE_CHAIN simple;
+    PCCERT_CONTEXT root;
+    PCCERT_CONTEXT found;
+
+    if (chain->cChain == 0)
+        return 0;
+    simple = chain->rgpChain[0];
+    if (simple->cElement == 0)
+        return 0;
+    root = simple->rgpElement[simple->cElement - 1]->pCertContext;
+    found = CertFindCertificateInStore(e->ca, X509_ASN_ENCODING, 0,
+                                       CERT_FIND_EXISTING, root, NULL);
+    if (found == NULL)
+        return 0;
+    CertFreeCertificateContext(found);
+    return 1;
+}
+
+/* What a policy or chain error means, in OpenSSL's words. */
+static const char *cert_words(DWORD err)
+{
+    switch (err) {
+    case (DWORD)CERT_E_CN_NO_MATCH:
+        return "hostname mismatch";
+    case (DWORD)CERT_E_EXPIRED:
+        return "certificate has expired";
+    case (DWORD)CERT_E_UNTRUSTEDROOT:
+    case (DWORD)CERT_E_CHAINING:
+        return "unable to get local issuer certificate";
+    case (DWORD)CERT_E_WRONG_USAGE:
+        return "unsupported certificate purpose";
+    case (DWORD)CRYPT_E_REVOKED:
+        return "certificate revoked";
+    default:
+        return "certificate verify failed";
+    }
+}
+
+static int verify_chain(ior__tlse_t *e, PCCERT_CONTEXT cert)
+{
+    static LPSTR server_auth[] = {(LPSTR)szOID_PKIX_KP_SERVER_AUTH};
+    CERT_CHAIN_PARA para;
+    CERT_CHAIN_POLICY_PARA pol;
+    CERT_CHAIN_POLICY_STATUS status;
+    SSL_EXTRA_CERT_CHAIN_POLICY_PARA ssl;
+    PCCERT_CHAIN_CONTEXT chain = NULL;
+    HCERTSTORE extra = cert->hCertStore;
+    HCERTSTORE both = NULL;
+    DWORD bits;
+    DWORD err = 0;
+
+    if (e->ca != NULL) {
+        /* The peer's intermediates and the caller's CAs together. */
+        both = CertOpenStore(CERT_STORE_PROV_COLLECTION, 0, 0, 0, NULL);
+        if (both == NULL ||
+            !CertAddStoreToCollection(both, cert->hCertStore, 0, 0) ||
+            !CertAddStoreToCollection(both, e->ca, 0, 0)) {
+            if (both != NULL)
+                CertCloseStore(both, 0);
+            set_why(e, IOR_ETLS, "certificate store", (long)GetLastError());
+            return -1;
+        }
+        extra = both;
+    }
+    memset(&para, 0, sizeof(para));
+    para.cbSize = sizeof(para);
+    para.RequestedUsage.dwType = USAGE_MATCH_TYPE_AND;
+    para.RequestedUsage.Usage.cUsageIdentifier = 1;
+    para.RequestedUsage.Usage.rgpszUsageIdentifier = server_auth;
+    if (!CertGetCertificateChain(NULL, cert, NULL, extra, &para, 0, NULL,
+                                 &chain)) {
+        err = GetLastError();
+        if (both != NULL)
+            CertCloseStore(both, 0);
+        set_why(e, IOR_ECERT, "certificate: certificate verify failed",
+                (long)err);
+        return -1;
+    }
+    bits = chain->TrustStatus.dwErrorStatus;
+    if (bits & CERT_TRUST_IS_NOT_TIME_VALID)
+        err = (DWORD)CERT_E_EXPIRED;
+    else if (e->ca != NULL && !root_is_ours(e, chain))
+        err = (DWORD)CERT_E_UNTRUSTEDROOT;
+    else if (e->ca != NULL &&
+             (bits & ~(DWORD)(CERT_TRUST_IS_UNTRUSTED_ROOT |
+                              CERT_TRUST_REVOCATION_STATUS_UNKNOWN |
+                              CERT_TRUST_IS_OFFLINE_REVOCATION)) != 0)
+        err = (DWORD)CERT_E_CHAINING;
+    if (err == 0) {
+        memset(&ssl, 0, sizeof(ssl));
+        ssl.cbSize = sizeof(ssl);
+        ssl.dwAuthType = AUTHTYPE_SERVER;
+        ssl.pwszServerName = e->name;
+        memset(&pol, 0, sizeof(pol));
+        pol.cbSize = sizeof(pol);
+        pol.pvExtraPolicyPara = &ssl;
+        /* With the caller's CAs the root was checked above. */
+        if (e->ca != NULL)
+            pol.dwFlags = CERT_CHAIN_POLICY_ALLOW_UNKNOWN_CA_FLAG;
+        memset(&status, 0, sizeof(status));
+        status.cbSize = sizeof(status);
+        if (!CertVerifyCertificateChainPolicy(CERT_CHAIN_POLICY_SSL, chain,
+                                              &pol, &status))
+            err = GetLastError();
+        else
+            err = status.dwError;
+    }
+    CertFreeCertificateChain(chain);
+    if (both != NULL)
+        CertCloseStore(both, 0);
+    if (err == 0)
+        return 0;
+    e->code = IOR_ECERT;
+    (void)snprintf(e->why, sizeof(e->why), "certificate: %s",
+                   cert_words(err));
+    return -1;
+}
+
+static int verify_peer(ior__tlse_t *e)
+{
+    PCCERT_CONTEXT cert = NULL;
+    SECURITY_STATUS st;
+    int r;
+
+    if (e->insecure)
+        return 0;
+    st = QueryContextAttributesW(&e->ctx, SECPKG_ATTR_REMOTE_CERT_CONTEXT,
+                                 (void *)&cert);
+    if (st != SEC_E_OK || cert == NULL) {
+        set_why(e, IOR_ECERT, "certificate: the peer sent none", (long)st);
+        return -1;
+    }
+    r = verify_chain(e, cert);
+    CertFreeCertificateContext(cert);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Credentials and the handshake                                       */
+/* ------------------------------------------------------------------ */
+
+static SECURITY_STATUS acquire(ior__tlse_t *e)
+{
+    SCH_CREDENTIALS sc;
+    TLS_PARAMETERS tp;
+    SCHANNEL_CRED old;
+    TimeStamp expiry;
+    SECURITY_STATUS st;
+
+    /* TLS 1.2 and 1.3 where SCH_CREDENTIALS is known. */
+    memset(&sc, 0, sizeof(sc));
+    memset(&tp, 0, sizeof(tp));
+    tp.grbitDisabledProtocols = SP_PROT_SSL2_CLIENT | SP_PROT_SSL3_CLIENT |
+                                SP_PROT_TLS1_0_CLIENT | SP_PROT_TLS1_1_CLIENT;
+    sc.dwVersion = SCH_CREDENTIALS_VERSION;
+    sc.dwFlags = SCH_CRED_MANUAL_CRED_VALIDATION | SCH_CRED_NO_DEFAULT_CREDS |
+                 SCH_USE_STRONG_CRYPTO;
+    sc.cTlsParameters = 1;
+    sc.pTlsParameters = &tp;
+    st = AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W,
+                                   SECPKG_CRED_OUTBOUND, NULL, &sc, NULL,
+                                   NULL, &e->cred, &expiry);
+    if (st == SEC_E_OK)
+        return st;
+    memset(&old, 0, sizeof(old));
+    old.dwVersion = SCHANNEL_CRED_VERSION;
+    old.grbitEnabledProtocols = SP_PROT_TLS1_2_CLIENT;
+    old.dwFlags = SCH_CRED_MANUAL_CRED_VALIDATION | SCH_CRED_NO_DEFAULT_CREDS;
+    return AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W,
+                                     SECPKG_CRED_OUTBOUND, NULL, &old, NULL,
+                                     NULL, &e->cred, &expiry);
+}
+
+/* The ALPN list as SChannel's input buffer. */
+static int alpn_setup(ior__tlse_t *e, const char *const *names)
+{
+    SEC_APPLICATION_PROTOCOLS *ap = (SEC_APPLICATION_PROTOCOLS *)e->alpn_buf;
+    SEC_APPLICATION_PROTOCOL_LIST *list = &ap->ProtocolLists[0];
+    size_t off = 0;
+    size_t i;
+
+    if (names == NULL || names[0] == NULL)
+        return 0;
+    for (i = 0; names[i] != NULL; i++) {
+        size_t n = strlen(names[i]);
+        size_t room = sizeof(e->alpn_buf) -
+                      offsetof(SEC_APPLICATION_PROTOCOLS, ProtocolLists) -
+                      offsetof(SEC_APPLICATION_PROTOCOL_LIST, ProtocolList);
+        if (n == 0 || n > 255 || off + 1 + n > room)
+            return -1;
+        list->ProtocolList[off++] = (unsigned char)n;
+        memcpy(list->ProtocolList + off, names[i], n);
+        off += n;
+    }
+    list->ProtoNegoExt = SecApplicationProtocolNegotiationExt_ALPN;
+    list->ProtocolListSize = (unsigned short)off;
+    ap->ProtocolListsSize =
+        (unsigned long)(offsetof(SEC_APPLICATION_PROTOCOL_LIST, ProtocolList) +
+                        off);
+    e->alpn_len =
+        (unsigned long)(offsetof(SEC_APPLICATION_PROTOCOLS, ProtocolLists) +
+                        ap->ProtocolListsSize);
+    return 0;
+}
+
+void ior__tlse_free(ior__tlse_t *e)
+{
+    if (e == NULL)
+        return;
+    if (e->have_ctx)
+        DeleteSecurityContext(&e->ctx);
+    if (e->have_cred)
+        FreeCredentialsHandle(&e->cred);
+    if (e->ca != NULL)
+        CertCloseStore(e->ca, 0);
+    ior__free(e->name);
+    ior__free(e->in.p);
+    ior__free(e->out.p);
+    ior__free(e->plain.p);
+    ior__free(e);
+}
+
+int ior__tlse_new(const ior_tls_options_t *o, ior__tlse_t **out, char *why,
+                  size_t why_len)
+{
+    ior__tlse_t *e;
+    SECURITY_STATUS st;
+
+    *out = NULL;
+    if (o->server) {
+        (void)snprintf(why, why_len,
+                       "a TLS server over SChannel is not supported yet");
+        return IOR_ENOTSUP;
+    }
+    e = (ior__tlse_t *)ior__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return IOR_ENOMEM;
+    e->under_wine = wine();
+    e->insecure = o->insecure;
+    if (alpn_setup(e, o->alpn) != 0) {
+        ior__tlse_free(e);
+        (void)snprintf(why, why_len, "ALPN list too long or has empty names");
+        return IOR_EINVAL;
+    }
+    if (o->server_name != NULL && o->server_name[0] != '\0' &&
+        (e->name = wide(o->server_name)) == NULL) {
+        ior__tlse_free(e);
+        return IOR_ENOMEM;
+    }
+    if (o->ca_file != NULL && !o->insecure &&
+        (e->ca = load_cas(o->ca_file, why, why_len)) == NULL) {
+        ior__tlse_free(e);
+        return IOR_ETLS;
+    }
+    st = acquire(e);
+    if (st != SEC_E_OK) {
+        (void)snprintf(why, why_len,
+                       "SChannel refused the credentials (0x%08lx)",
+                       (unsigned long)st);
+        ior__tlse_free(e);
+        return IOR_ETLS;
+    }
+    e->have_cred = 1;
+    *out = e;
+    return 0;
+}
+
+int ior__tlse_feed(ior__tlse_t *e, const void *data, size_t len)
+{
+    return bytes_add(&e->in, data, len);
+}
+
+#define ISC_FLAGS                                                          \
+    (ISC_REQ_SEQUENCE_DETECT | ISC_REQ_REPLAY_DETECT |                     \
+     ISC_REQ_CONFIDENTIALITY | ISC_REQ_ALLOCATE_MEMORY | ISC_REQ_STREAM |  \
+     ISC_REQ_EXTENDED_ERROR | ISC_REQ_MANUAL_CRED_VALIDATION)
+
+/* Appends SChannel's output token to `out` and frees it. */
+static int take_token(ior__tlse_t *e, SecBuffer *b)
+{
+    int r = 0;
+
+    if (b->pvBuffer != NULL && b->cbBuffer > 0)
+        r = bytes_add(&e->out, b->pvBuffer, b->cbBuffer);
+    if (b->pvBuffer != NULL)
+        FreeContextBuffer(b->pvBuffer);
+    b->pvBuffer = NULL;
+    b->cbBuffer = 0;
+    return r;
+}
+
+/* One InitializeSecurityContext over what `in` holds. */
+static SECURITY_STATUS isc_once(ior__tlse_t *e, int first)
+{
+    SecBuffer inb[2];
+    SecBuffer outb[2];
+    SecBufferDesc ind;
+    SecBufferDesc outd;
+    unsigned long attrs = 0;
+    TimeStamp expiry;
+    SECURITY_STATUS st;
+
+    memset(inb, 0, sizeof(inb));
+    memset(outb, 0, sizeof(outb));
+    if (first) {
+        inb[0].BufferType = SECBUFFER_APPLICATION_PROTOCOLS;
+        inb[0].pvBuffer = e->alpn_buf;
+        inb[0].cbBuffer = e->alpn_len;
+    } else {
+        inb[0].BufferType = SECBUFFER_TOKEN;
+        inb[0].pvBuffer = e->in.p;
+        inb[0].cbBuffer = (unsigned long)e->in.len;
+    }
+    inb[1].BufferType = SECBUFFER_EMPTY;
+    ind.ulVersion = SECBUFFER_VERSION;
+    ind.cBuffers = 2;
+    ind.pBuffers = inb;
+    outb[0].BufferType = SECBUFFER_TOKEN;
+    outb[1].BufferType = SECBUFFER_ALERT;
+    outd.ulVersion = SECBUFFER_VERSION;
+    outd.cBuffers = 2;
+    outd.pBuffers = outb;
+    st = InitializeSecurityContextW(
+        &e->cred, first ? NULL : &e->ctx, e->name, ISC_FLAGS, 0, 0,
+        (first && e->alpn_len == 0) ? NULL : &ind, 0,
+        first ? &e->ctx : NULL, &outd, &attrs, &expiry);
+    if (first && (st == SEC_I_CONTINUE_NEEDED || st == SEC_E_OK))
+        e->have_ctx = 1;
+    if (st != SEC_E_INCOMPLETE_MESSAGE && take_token(e, &outb[0]) != 0)
+        st = SEC_E_INSUFFICIENT_MEMORY;
+    if (outb[1].pvBuffer != NULL) {
+        (void)bytes_add(&e->out, outb[1].pvBuffer, outb[1].cbBuffer);
+        FreeContextBuffer(outb[1].pvBuffer);
+    }
+    if (!first && st != SEC_E_INCOMPLETE_MESSAGE) {
+        /* What SChannel did not use stays for the next call. */
+        if (inb[1].BufferType == SECBUFFER_EXTRA)
+            bytes_keep_tail(&e->in, inb[1].cbBuffer);
+        else
+            e->in.len = 0;
+    }
+    return st;
+}
+
+static const char *protocol_name(DWORD p)
+{
+    if (p & (SP_PROT_TLS1_3_CLIENT | SP_PROT_TLS1_3_SERVER))
+        return "TLSv1.3";
+    if (p & (SP_PROT_TLS1_2_CLIENT | SP_PROT_TLS1_2_SERVER))
+        return "TLSv1.2";
+    return "TLS";
+}
+
+static void learn_info(ior__tlse_t *e)
+{
+    SecPkgContext_ConnectionInfo ci;
+    SecPkgContext_CipherInfo cipher;
+    SecPkgContext_ApplicationProtocol ap;
+
+    (void)snprintf(e->version, sizeof(e->version), "TLS");
+    (void)snprintf(e->cipher, sizeof(e->cipher), "unknown");
+    if (QueryContextAttributesW(&e->ctx, SECPKG_ATTR_CONNECTION_INFO, &ci) ==
+        SEC_E_OK)
+        (void)snprintf(e->version, sizeof(e->version), "%s",
+                       protocol_name(ci.dwProtocol));
+    memset(&cipher, 0, sizeof(cipher));
+    if (QueryContextAttributesW(&e->ctx, SECPKG_ATTR_CIPHER_INFO, &cipher) ==
+            SEC_E_OK &&
+        cipher.szCipherSuite[0] != 0)
+        (void)WideCharToMultiByte(CP_UTF8, 0, cipher.szCipherSuite, -1,
+                                  e->cipher, (int)sizeof(e->cipher), NULL,
+                                  NULL);
+    e->alpn[0] = '\0';
+    memset(&ap, 0, sizeof(ap));
+    if (e->alpn_len > 0 &&
+        QueryContextAttributesW(&e->ctx, SECPKG_ATTR_APPLICATION_PROTOCOL,
+                                &ap) == SEC_E_OK &&
+        ap.ProtoNegoStatus == SecApplicationProtocolNegotiationStatus_Success) {
+        /* ProtocolIdSize is at most 255: e->alpn holds it and the NUL. */
+        memcpy(e->alpn, ap.ProtocolId, ap.ProtocolIdSize);
+        e->alpn[ap.ProtocolIdSize] = '\0';
+    }
+}
+
+int ior__tlse_step(ior__tlse_t *e)
+{
+    SECURITY_STATUS st;
+
+    if (e->done)
+        return IOR__TLSE_DONE;
+    if (!e->have_ctx) {
+        st = isc_once(e, 1);
+        if (st != SEC_I_CONTINUE_NEEDED) {
+            set_why(e, IOR_ETLS, "the TLS handshake could not start",
+                    (long)st);
+            return IOR__TLSE_FAILED;
+        }
+    }
+    while (e->in.len > 0) {
+        st = isc_once(e, 0);
+        if (st == SEC_E_INCOMPLETE_MESSAGE)
+            return IOR__TLSE_AGAIN;
+        if (st == SEC_I_CONTINUE_NEEDED)
+            continue;
+        if (st != SEC_E_OK) {
+            set_why(e, IOR_ETLS, "TLS handshake failed", (long)st);
+            return IOR__TLSE_FAILED;
+        }
+        if (QueryContextAttributesW(&e->ctx, SECPKG_ATTR_STREAM_SIZES,
+                                    &e->sizes) != SEC_E_OK) {
+            set_why(e, IOR_ETLS, "SChannel gave no record sizes", 0);
+            return IOR__TLSE_FAILED;
+        }
+        if (verify_peer(e) != 0)
+            return IOR__TLSE_FAILED;
+        learn_info(e);
+        e->done = 1;
+        return IOR__TLSE_DONE;
+    }
+    return IOR__TLSE_AGAIN;
+}
+
+/* ------------------------------------------------------------------ */
+/* Records                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A TLS 1.3 post-handshake message (or a renegotiation) is handshake. */
+static int renegotiate(ior__tlse_t *e)
+{
+    SECURITY_STATUS st;
+
+    do {
+        st = isc_once(e, 0);
+    } while (st == SEC_I_CONTINUE_NEEDED && e->in.len > 0);
+    if (st == SEC_E_OK || st == SEC_I_CONTINUE_NEEDED ||
+        st == SEC_E_INCOMPLETE_MESSAGE)
+        return 0;
+    set_why(e, IOR_ETLS, "TLS post-handshake message failed", (long)st);
+    return -1;
+}
+
+/* Decrypts records from `in` into `plain` until one gives data. */
+static int decrypt_some(ior__tlse_t *e)
+{
+    while (e->in.len > 0 && !e->closed) {
+        SecBuffer b[4];
+        SecBufferDesc d;
+        SECURITY_STATUS st;
+        SecBuffer *data = NULL;
+        SecBuffer *extra = NULL;
+        int i;
+
+        memset(b, 0, sizeof(b));
+        b[0].BufferType = SECBUFFER_DATA;
+        b[0].pvBuffer = e->in.p;
+        b[0].cbBuffer = (unsigned long)e->in.len;
+        b[1].BufferType = b[2].BufferType = b[3].BufferType = SECBUFFER_EMPTY;
+        d.ulVersion = SECBUFFER_VERSION;
+        d.cBuffers = 4;
+        d.pBuffers = b;
+        st = DecryptMessage(&e->ctx, &d, 0, NULL);
+        if (st == SEC_E_INCOMPLETE_MESSAGE)
+            return 0;
+        if (st == SEC_I_CONTEXT_EXPIRED) {
+            e->closed = 1;
+            return 0;
+        }
+        if (st != SEC_E_OK && st != SEC_I_RENEGOTIATE) {
+            set_why(e, IOR_ETLS, "TLS record could not be decrypted",
+                    (long)st);
+            return -1;
+        }
+        for (i = 1; i < 4; i++) {
+            if (b[i].BufferType == SECBUFFER_DATA && data == NULL)
+                data = &b[i];
+            if (b[i].BufferType == SECBUFFER_EXTRA && extra == NULL)
+                extra = &b[i];
+        }
+        if (data != NULL && data->cbBuffer > 0 &&
+            bytes_add(&e->plain, data->pvBuffer, data->cbBuffer) != 0) {
+            set_why(e, IOR_ENOMEM, "out of memory", 0);
+            return -1;
+        }
+        if (st == SEC_E_OK && e->under_wine && extra == NULL &&
+            (data == NULL || data->cbBuffer == 0))
+            e->closed = 1; /* Wine's form of close_notify (header) */
+        if (extra != NULL)
+            bytes_keep_tail(&e->in, extra->cbBuffer);
+        else
+            e->in.len = 0;
+        if (st == SEC_I_RENEGOTIATE && renegotiate(e) != 0)
+            return -1;
+        if (e->plain.len > e->plain_off)
+            return 0;
+    }
+    return 0;
+}
+
+long ior__tlse_read(ior__tlse_t *e, void *buf, size_t cap)
+{
+    size_t n;
+
+    if (e->plain.len == e->plain_off) {
+        e->plain.len = e->plain_off = 0;
+        if (decrypt_some(e) != 0)
+            return IOR__TLSE_FAILED;
+    }
+    n = e->plain.len - e->plain_off;
+    if (n == 0)
+        return e->closed ? IOR__TLSE_CLOSED : IOR__TLSE_AGAIN;
+    if (n > cap)
+        n = cap;
+    memcpy(buf, e->plain.p + e->plain_off, n);
+    e->plain_off += n;
+    return (long)n;
+}
+
+long ior__tlse_write(ior__tlse_t *e, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t left = len;
+
+    while (left > 0) {
+        size_t n = left > e->sizes.cbMaximumMessage ? e->sizes.cbMaximumMessage
+                                                    : left;
+        size_t room = e->sizes.cbHeader + n + e->sizes.cbTrailer;
+        SecBuffer b[4];
+        SecBufferDesc d;
+        SECURITY_STATUS st;
+        unsigned char *rec;
+
+        if (bytes_reserve(&e->out, room) != 0) {
+            set_why(e, IOR_ENOMEM, "out of memory", 0);
+            return IOR__TLSE_FAILED;
+        }
+        rec = e->out.p + e->out.len;
+        memcpy(rec + e->sizes.cbHeader, p, n);
+        memset(b, 0, sizeof(b));
+        b[0].BufferType = SECBUFFER_STREAM_HEADER;
+        b[0].pvBuffer = rec;
+        b[0].cbBuffer = e->sizes.cbHeader;
+        b[1].BufferType = SECBUFFER_DATA;
+        b[1].pvBuffer = rec + e->sizes.cbHeader;
+        b[1].cbBuffer = (unsigned long)n;
+        b[2].BufferType = SECBUFFER_STREAM_TRAILER;
+        b[2].pvBuffer = rec + e->sizes.cbHeader + n;
+        b[2].cbBuffer = e->sizes.cbTrailer;
+        b[3].BufferType = SECBUFFER_EMPTY;
+        d.ulVersion = SECBUFFER_VERSION;
+        d.cBuffers = 4;
+        d.pBuffers = b;
+        st = EncryptMessage(&e->ctx, 0, &d, 0);
+        if (st != SEC_E_OK) {
+            set_why(e, IOR_ETLS, "TLS record could not be encrypted",
+                    (long)st);
+            return IOR__TLSE_FAILED;
+        }
+        e->out.len += b[0].cbBuffer + b[1].cbBuffer + b[2].cbBuffer;
+        p += n;
+        left -= n;
+    }
+    return (long)len;
+}
+
+void ior__tlse_close_notify(ior__tlse_t *e)
+{
+    DWORD type = SCHANNEL_SHUTDOWN;
+    SecBuffer b;
+    SecBuffer outb;
+    SecBufferDesc d;
+    SecBufferDesc outd;
+    unsigned long attrs = 0;
+    TimeStamp expiry;
+
+    if (!e->have_ctx)
+        return;
+    b.BufferType = SECBUFFER_TOKEN;
+    b.pvBuffer = &type;
+    b.cbBuffer = sizeof(type);
+    d.ulVersion = SECBUFFER_VERSION;
+    d.cBuffers = 1;
+    d.pBuffers = &b;
+    if (ApplyControlToken(&e->ctx, &d) != SEC_E_OK)
+        return;
+    /* The alert itself comes out of one more call, with no input. */
+    memset(&outb, 0, sizeof(outb));
+    outb.BufferType = SECBUFFER_TOKEN;
+    outd.ulVersion = SECBUFFER_VERSION;
+    outd.cBuffers = 1;
+    outd.pBuffers = &outb;
+    (void)InitializeSecurityContextW(&e->cred, &e->ctx, e->name, ISC_FLAGS,
+                                     0, 0, NULL, 0, NULL, &outd, &attrs,
+                                     &expiry);
+    (void)take_token(e, &outb);
+}
+
+size_t ior__tlse_pull(ior__tlse_t *e, void *buf, size_t cap)
+{
+    size_t n = e->out.len < cap ? e->out.len : cap;
+
+    if (n == 0)
+        return 0;
+    memcpy(buf, e->out.p, n);
+    memmove(e->out.p, e->out.p + n, e->out.len - n);
+    e->out.len -= n;
+    return n;
+}
+
+void ior__tlse_info(ior__tlse_t *e, ior_tls_info_t *info)
+{
+    info->version = e->version;
+    info->cipher = e->cipher;
+    info->alpn = e->alpn[0] != '\0' ? e->alpn : NULL;
+}
+
+int ior__tlse_error(ior__tlse_t *e, char *why, size_t why_len)
+{
+    (void)snprintf(why, why_len, "%s", e->why);
+    return e->code != 0 ? e->code : IOR_ETLS;
+}
