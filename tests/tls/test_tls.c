@@ -572,6 +572,71 @@ static void test_tls_slow_reader_bounds_memory(void **state)
     pair_free(&p);
 }
 
+/* --- aborts ------------------------------------------------------------- */
+
+/* The client aborts its TLS transport before the handshake could end. */
+static void abort_at_once(end_t *e)
+{
+    assert_int_equal(ior_transport_abort_connection(e->t), 0);
+}
+
+/*
+ * Abort mid-handshake: IOR_EABORTED once, no handshake callback, nothing
+ * leaks (the server may or may not see the connection: a reset one can
+ * vanish before the accept, so only the client is waited for).
+ */
+static void test_tls_abort_mid_handshake(void **state)
+{
+    pair_t p;
+    int server_lost = 0;
+    (void)state;
+    pair_init(&p);
+    p.server.lost_count = &server_lost;
+    p.lost = 1; /* the client's loss alone stops the loop */
+    p.client.started = abort_at_once;
+    p.client.early = "never sent";
+    pair_run(&p);
+    assert_int_equal(p.client.lost, 1);
+    assert_int_equal(p.client.reason, IOR_EABORTED);
+    assert_int_equal(p.client.handshakes, 0);
+    assert_int_equal(p.server.rx, 0);
+    pair_free(&p);
+}
+
+/* After 1 MiB has arrived, the client aborts while both ends send. */
+static void abort_after_a_mib(end_t *e)
+{
+    if (e->rx >= (1u << 20) && e->t != NULL)
+        assert_int_equal(ior_transport_abort_connection(e->t), 0);
+}
+
+/*
+ * Abort mid-stream, both ends sending: the aborting end reports
+ * IOR_EABORTED and nothing after it; the peer sees an error (a reset, on
+ * its read or its write: which one comes first is the OS's), never a
+ * clean end.
+ */
+static void test_tls_abort_mid_stream(void **state)
+{
+    pair_t p;
+    (void)state;
+    pair_init(&p);
+    p.server.to_send = p.client.to_send = 64u << 20;
+    p.client.on_rx = abort_after_a_mib;
+    pair_run(&p);
+    print_message("tls: abort mid-stream: client %s after %llu bytes, server "
+                  "%s\n",
+                  ior_err_name(p.client.reason),
+                  (unsigned long long)p.client.rx,
+                  ior_err_name(p.server.reason));
+    assert_int_equal(p.client.reason, IOR_EABORTED);
+    assert_true(p.server.reason < 0);
+    assert_true(p.server.reason != IOR_EDONE &&
+                p.server.reason != IOR_EABORTED);
+    assert_int_equal(p.server.eof, 0);
+    pair_free(&p);
+}
+
 /* Bad options are refused before anything starts; the engine's name. */
 static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
                           int status, int os_error)
@@ -661,6 +726,8 @@ int main(void)
         cmocka_unit_test(test_tls_truncation_is_an_error),
         cmocka_unit_test(test_tls_handshake_timeout),
         cmocka_unit_test(test_tls_slow_reader_bounds_memory),
+        cmocka_unit_test(test_tls_abort_mid_handshake),
+        cmocka_unit_test(test_tls_abort_mid_stream),
     };
     const char *d = test_getenv("IOR_TLS_CERTS");
     if (d == NULL || d[0] == '\0') {
