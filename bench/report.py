@@ -9,7 +9,7 @@ import sys
 
 UNITS = {"gib_per_s": "GiB/s", "rt_per_s": "round trips/s",
          "conn_per_s": "connections/s"}
-ORDER = ["ior", "libuv", "twisted", "limit"]
+ORDER = ["ior", "libuv", "twisted", "limit", "openssl"]
 
 
 def stats(vals):
@@ -34,7 +34,7 @@ def summarize(results, wls):
                 st["cpu_unit"] = rs[0]["cpu_unit"]
             summ[name][srv] = st
         if "ior" in per:
-            for other in ("libuv", "twisted", "limit"):
+            for other in ("libuv", "twisted", "limit", "openssl"):
                 if other not in per:
                     continue
                 ior, oth = summ[name]["ior"], summ[name][other]
@@ -95,6 +95,9 @@ def print_summary(results, wls):
         print("memory %-7s %-8s idle %7d KiB  peak %8d KiB  growth %8d KiB"
               % (r["impl"], r["mode"], r["idle_rss_kib"], r["peak_rss_kib"],
                  r["growth_kib"]))
+    for r in results.get("tls_memory", []):
+        print("tls memory %-8s peak RSS %7d KiB" % (r["server"],
+                                                  r["peak_rss_kib"]))
 
 
 

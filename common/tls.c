@@ -37,7 +37,7 @@
 #include <string.h>
 
 #define TLS_CHUNK (16u * 1024u) /* one record's worth of plaintext */
-#define TLS_CBUF (20u * 1024u)  /* a record with its overhead */
+#define TLS_CBUF (64u * 1024u)  /* several records: one write below each */
 #define TLS_HANDSHAKE_MS 30000u
 /* How long a closed TLS transport waits for the peer's end (see close). */
 #define TLS_LINGER_MS 10000u

@@ -60,12 +60,25 @@ static const ior_protocol_ops_t echo_protocol = {
     on_lost,
 };
 
+/* --cert and --key: every connection speaks TLS (a server). */
+static ior_tls_options_t tls;
+
 static void on_accept(ior_listener_t *l, void *user, ior_transport_t *t)
 {
     (void)l;
     (void)user;
-    if (ior_transport_set_protocol(t, &echo_protocol, NULL) != 0)
+    if (tls.server) {
+        ior_transport_t *tt = NULL;
+        int r = ior_tls_start(t, &tls, &echo_protocol, NULL, &tt);
+        if (r != 0) {
+            fprintf(stderr, "ior-echo: TLS: %s\n", ior_strerror(r));
+            ior_transport_abort_connection(t);
+            return;
+        }
+        t = tt;
+    } else if (ior_transport_set_protocol(t, &echo_protocol, NULL) != 0) {
         return; /* left without a protocol: the library closes it */
+    }
     if (ior_transport_register_producer(t, &ior_transport_producer_ops, t, 1) !=
         0) {
         ior_transport_abort_connection(t);
@@ -86,7 +99,7 @@ static const ior_listener_ops_t echo_listener = {on_accept, on_accept_error};
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ior-echo [-b ADDR] [-p PORT]\n"
+            "usage: ior-echo [-b ADDR] [-p PORT] [--cert FILE --key FILE]\n"
             "\n"
             "A flow-controlled TCP echo server: every byte a client sends\n"
             "comes back; a client that stops reading is not buffered for\n"
@@ -95,6 +108,8 @@ static void usage(FILE *f)
             "\n"
             "  -b ADDR   numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
             "  -p PORT   TCP port (default 0: pick a free one)\n"
+            "  --cert FILE, --key FILE  serve TLS with this PEM chain and\n"
+            "            key (both needed)\n"
             "  -h, --help  this text\n"
             "\n"
             "The first line on stdout is 'listening on ADDR:PORT'. Stops on\n"
@@ -122,6 +137,10 @@ static int parse_args(int argc, char **argv, const char **ip, uint16_t *port)
             exit(0);
         } else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc) {
             *ip = argv[++i];
+        } else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc) {
+            tls.cert_file = argv[++i];
+        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            tls.key_file = argv[++i];
         } else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
             if (parse_port(argv[++i], port) != 0) {
                 fprintf(stderr, "ior-echo: bad port '%s'\n", argv[i]);
@@ -133,6 +152,11 @@ static int parse_args(int argc, char **argv, const char **ip, uint16_t *port)
             return -1;
         }
     }
+    if ((tls.cert_file != NULL) != (tls.key_file != NULL)) {
+        fprintf(stderr, "ior-echo: --cert and --key go together\n");
+        return -1;
+    }
+    tls.server = tls.cert_file != NULL;
     return 0;
 }
 
