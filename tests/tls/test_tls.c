@@ -100,6 +100,7 @@ typedef struct end {
     void (*on_first_pause)(struct end *e);
     void (*after_handshake)(struct end *e);
     void *test; /* the test's own */
+    const ior_protocol_ops_t *ops; /* NULL: end_ops */
 } end_t;
 
 static void send_more(end_t *e)
@@ -220,7 +221,10 @@ static void start_end(end_t *e, ior_transport_t *inner,
                       const ior_tls_options_t *o)
 {
     e->inner = inner;
-    assert_int_equal(ior_tls_start(inner, o, &end_ops, e, &e->t), 0);
+    assert_int_equal(ior_tls_start(inner, o, e->ops != NULL ? e->ops
+                                                           : &end_ops,
+                                   e, &e->t),
+                     0);
     assert_non_null(e->t);
     if (e->early != NULL)
         assert_int_equal(ior_transport_write(e->t, e->early,
@@ -637,6 +641,143 @@ static void test_tls_abort_mid_stream(void **state)
     pair_free(&p);
 }
 
+/* --- the producer rules through TLS ---------------------------------------- */
+
+/*
+ * Rules 3 and 4 through TLS: a pull producer on the client writes 16 KiB
+ * each time it is resumed, which happens on registration and whenever
+ * the queue drains into the TLS layer; 8 MiB arrive whole, in order, and
+ * the close waits for the producer to be unregistered (rule 6).
+ */
+typedef struct puller {
+    ior_transport_t *t;
+    uint64_t off;
+    uint64_t total;
+    int resumes;
+} puller_t;
+
+static void pull_resume(void *user)
+{
+    puller_t *p = user;
+    size_t n = p->total - p->off > 16384 ? 16384 : (size_t)(p->total - p->off);
+    p->resumes++;
+    if (n == 0) {
+        assert_int_equal(ior_transport_unregister_producer(p->t), 0);
+        return;
+    }
+    assert_int_equal(ior_transport_write(p->t, nu_pattern(p->off), n), 0);
+    p->off += n;
+}
+
+static void pull_stop(void *user)
+{
+    (void)user;
+}
+
+static const ior_producer_ops_t pull_ops = {NULL, pull_resume, pull_stop};
+
+static puller_t the_puller;
+
+static void start_pulling(ior_transport_t *t, void *user,
+                          const ior_tls_info_t *info)
+{
+    end_t *e = user;
+    (void)info;
+    e->handshakes++;
+    the_puller.t = t;
+    assert_int_equal(ior_transport_register_producer(t, &pull_ops,
+                                                     &the_puller, 0),
+                     0);
+    /* Held open by the registered pull producer until it unregisters. */
+    assert_int_equal(ior_transport_lose_connection(t), 0);
+}
+
+static void test_tls_pull_producer(void **state)
+{
+    pair_t p;
+    unsigned char want[32], got[32];
+    (void)state;
+    memset(&the_puller, 0, sizeof(the_puller));
+    the_puller.total = (8u << 20) / (uint64_t)sx_scale();
+    pair_init(&p);
+    p.co.handshake_done = start_pulling;
+    p.server.sha = EVP_MD_CTX_new();
+    assert_non_null(p.server.sha);
+    assert_int_equal(EVP_DigestInit_ex(p.server.sha, EVP_sha256(), NULL), 1);
+    pair_run(&p);
+    pattern_sha(the_puller.total, want);
+    sha_done(p.server.sha, got);
+    EVP_MD_CTX_free(p.server.sha);
+    assert_int_equal(p.server.rx, the_puller.total);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(the_puller.resumes,
+                     (int)(the_puller.total / 16384) + 1);
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    assert_int_equal(p.server.reason, IOR_EDONE);
+    pair_free(&p);
+}
+
+/*
+ * Rule 8 through TLS: borrowed chunks written before the handshake and
+ * then aborted are released exactly once each, in write order, before
+ * connection_lost; none of them reaches the peer.
+ */
+static int released[4];
+static int nreleased;
+static int released_before_lost;
+
+static void release_one(void *ctx, const void *base, size_t len)
+{
+    (void)base;
+    (void)len;
+    assert_true(nreleased < 4);
+    released[nreleased++] = (int)(intptr_t)ctx;
+}
+
+static void write_refs_then_abort(end_t *e)
+{
+    static const char chunk[4][8] = {"first", "second", "third", "fourth"};
+    int i;
+    for (i = 0; i < 4; i++)
+        assert_int_equal(ior_transport_write_ref(e->t, chunk[i],
+                                                 strlen(chunk[i]),
+                                                 release_one,
+                                                 (void *)(intptr_t)i),
+                         0);
+    assert_int_equal(ior_transport_abort_connection(e->t), 0);
+}
+
+static void count_released(ior_transport_t *t, void *user, int reason)
+{
+    released_before_lost = nreleased;
+    on_lost(t, user, reason);
+}
+
+static const ior_protocol_ops_t counting_ops = {on_data, on_eof, NULL,
+                                                count_released};
+
+static void test_tls_abort_releases_in_order(void **state)
+{
+    pair_t p;
+    int server_lost = 0;
+    int i;
+    (void)state;
+    nreleased = released_before_lost = 0;
+    pair_init(&p);
+    p.server.lost_count = &server_lost;
+    p.lost = 1;
+    p.client.started = write_refs_then_abort;
+    p.client.ops = &counting_ops;
+    pair_run(&p);
+    assert_int_equal(p.client.reason, IOR_EABORTED);
+    assert_int_equal(nreleased, 4);
+    assert_int_equal(released_before_lost, 4);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(released[i], i);
+    assert_int_equal(p.server.rx, 0);
+    pair_free(&p);
+}
+
 /* Bad options are refused before anything starts; the engine's name. */
 static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
                           int status, int os_error)
@@ -728,6 +869,8 @@ int main(void)
         cmocka_unit_test(test_tls_slow_reader_bounds_memory),
         cmocka_unit_test(test_tls_abort_mid_handshake),
         cmocka_unit_test(test_tls_abort_mid_stream),
+        cmocka_unit_test(test_tls_pull_producer),
+        cmocka_unit_test(test_tls_abort_releases_in_order),
     };
     const char *d = test_getenv("IOR_TLS_CERTS");
     if (d == NULL || d[0] == '\0') {
