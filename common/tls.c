@@ -511,6 +511,8 @@ int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
         return IOR_ENOMEM;
     r = ior__tlse_new(opts, &s->eng, s->why, sizeof(s->why));
     if (r != 0) {
+        if (opts->error != NULL && opts->error_len > 0)
+            (void)snprintf(opts->error, opts->error_len, "%s", s->why);
         ior__free(s);
         return r;
     }

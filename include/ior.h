@@ -779,6 +779,9 @@ typedef struct ior_tls_options {
     /* Optional: the handshake is done (before any data_received). */
     void (*handshake_done)(ior_transport_t *t, void *user,
                            const ior_tls_info_t *info);
+    /* Optional: when ior_tls_start fails, the engine's words land here. */
+    char *error;
+    size_t error_len;
 } ior_tls_options_t;
 
 /*

@@ -21,9 +21,13 @@
  * Windows says SEC_I_CONTEXT_EXPIRED; only under Wine is an empty record
  * taken for the close (on Windows an empty record is just empty).
  *
- * The server side (AcceptSecurityContext) needs a certificate whose key
- * SChannel (in LSASS) can use; that is not done yet: a server start is
- * IOR_ENOTSUP here (issue 13).
+ * Server: SChannel runs its key operations in LSASS, so the key must be
+ * a persisted one: the PEM (PKCS#8) key is imported once into the user's
+ * Microsoft Software Key Storage Provider under a name made from the
+ * certificate's SHA-1 ("ior-tls-<hash>", so the same pair reuses it) and
+ * tied to the certificate (CERT_KEY_PROV_INFO). Wine 8 has no SChannel
+ * server (AcceptSecurityContext is not implemented): this side is for the
+ * Windows runner only.
  */
 #define SECURITY_WIN32
 /* SCH_CREDENTIALS and TLS_PARAMETERS (TLS 1.3) sit behind this switch. */
@@ -33,6 +37,7 @@
 
 #include <subauth.h>
 #include <wincrypt.h>
+#include <ncrypt.h>
 #include <schannel.h>
 #include <security.h>
 
@@ -55,7 +60,9 @@ struct ior__tlse {
     int done;          /* handshake complete */
     int closed;        /* the peer's close_notify */
     int under_wine;
+    int server;
     int insecure;
+    PCCERT_CONTEXT cert; /* server: ours */
     wchar_t *name;     /* the server's name (SNI, and the name checked) */
     HCERTSTORE ca;     /* the caller's CAs, or NULL: the system's */
     SecPkgContext_StreamSizes sizes;
@@ -366,6 +373,125 @@ static int verify_peer(ior__tlse_t *e)
 }
 
 /* ------------------------------------------------------------------ */
+/* A server's certificate and key                                      */
+/* ------------------------------------------------------------------ */
+
+/* The DER of the first PEM block of this kind in path, or NULL. */
+static BYTE *pem_block(const char *path, const char *kind, DWORD *len)
+{
+    char begin[64];
+    char end[64];
+    bytes_t f = {NULL, 0, 0};
+    const char *p;
+    const char *q;
+    BYTE *der = NULL;
+    DWORD n = 0;
+
+    (void)snprintf(begin, sizeof(begin), "-----BEGIN %s-----", kind);
+    (void)snprintf(end, sizeof(end), "-----END %s-----", kind);
+    if (read_file(path, &f) != 0 || bytes_add(&f, "", 1) != 0) {
+        ior__free(f.p);
+        return NULL;
+    }
+    p = strstr((const char *)f.p, begin);
+    q = p != NULL ? strstr(p, end) : NULL;
+    if (q != NULL) {
+        DWORD pem_len = (DWORD)(q + strlen(end) - p);
+        if (CryptStringToBinaryA(p, pem_len, CRYPT_STRING_BASE64HEADER, NULL,
+                                 &n, NULL, NULL) &&
+            (der = (BYTE *)ior__malloc(n)) != NULL &&
+            !CryptStringToBinaryA(p, pem_len, CRYPT_STRING_BASE64HEADER, der,
+                                  &n, NULL, NULL)) {
+            ior__free(der);
+            der = NULL;
+        }
+    }
+    ior__free(f.p);
+    *len = n;
+    return der;
+}
+
+/* "ior-tls-" and the certificate's SHA-1 in hex: one key per pair. */
+static void key_name(PCCERT_CONTEXT cert, wchar_t *out, size_t cap)
+{
+    BYTE sha[20];
+    DWORD n = sizeof(sha);
+    size_t i;
+    int at;
+
+    at = swprintf(out, cap, L"ior-tls-");
+    if (!CertGetCertificateContextProperty(cert, CERT_SHA1_HASH_PROP_ID, sha,
+                                           &n))
+        n = 0;
+    for (i = 0; i < n && at + 2 < (int)cap; i++)
+        at += swprintf(out + at, cap - (size_t)at, L"%02x", sha[i]);
+}
+
+static int load_server_cert(ior__tlse_t *e, const ior_tls_options_t *o,
+                            char *why, size_t why_len)
+{
+    NCRYPT_PROV_HANDLE prov = 0;
+    NCRYPT_KEY_HANDLE key = 0;
+    NCryptBuffer nb;
+    NCryptBufferDesc nd;
+    CRYPT_KEY_PROV_INFO kpi;
+    wchar_t name[64];
+    DWORD cert_len = 0;
+    DWORD key_len = 0;
+    BYTE *cert_der = pem_block(o->cert_file, "CERTIFICATE", &cert_len);
+    BYTE *key_der = pem_block(o->key_file, "PRIVATE KEY", &key_len);
+    SECURITY_STATUS st = 0;
+    int ok = 0;
+
+    if (cert_der == NULL)
+        (void)snprintf(why, why_len, "no PEM certificate in %s",
+                       o->cert_file);
+    else if (key_der == NULL)
+        (void)snprintf(why, why_len,
+                       "no PKCS#8 PEM key (BEGIN PRIVATE KEY) in %s",
+                       o->key_file);
+    else if ((e->cert = CertCreateCertificateContext(
+                  X509_ASN_ENCODING, cert_der, cert_len)) == NULL)
+        (void)snprintf(why, why_len, "the certificate in %s is not valid",
+                       o->cert_file);
+    else {
+        key_name(e->cert, name, sizeof(name) / sizeof(name[0]));
+        nb.cbBuffer = (ULONG)((wcslen(name) + 1) * sizeof(wchar_t));
+        nb.BufferType = NCRYPTBUFFER_PKCS_KEY_NAME;
+        nb.pvBuffer = name;
+        nd.ulVersion = NCRYPTBUFFER_VERSION;
+        nd.cBuffers = 1;
+        nd.pBuffers = &nb;
+        st = NCryptOpenStorageProvider(&prov, MS_KEY_STORAGE_PROVIDER, 0);
+        if (st == 0)
+            st = NCryptImportKey(prov, 0, NCRYPT_PKCS8_PRIVATE_KEY_BLOB, &nd,
+                                 &key, key_der, key_len,
+                                 NCRYPT_OVERWRITE_KEY_FLAG);
+        memset(&kpi, 0, sizeof(kpi));
+        kpi.pwszContainerName = name;
+        kpi.pwszProvName = (LPWSTR)MS_KEY_STORAGE_PROVIDER;
+        if (st == 0 &&
+            CertSetCertificateContextProperty(e->cert, CERT_KEY_PROV_INFO_PROP_ID,
+                                              0, &kpi))
+            ok = 1;
+        else
+            (void)snprintf(why, why_len,
+                           "the key in %s could not be imported (0x%08lx)",
+                           o->key_file, (unsigned long)st);
+    }
+    if (key != 0)
+        NCryptFreeObject(key);
+    if (prov != 0)
+        NCryptFreeObject(prov);
+    if (key_der != NULL) {
+        SecureZeroMemory(key_der, key_len);
+        ior__free(key_der);
+    }
+    ior__free(cert_der);
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
 /* Credentials and the handshake                                       */
 /* ------------------------------------------------------------------ */
 
@@ -376,29 +502,42 @@ static SECURITY_STATUS acquire(ior__tlse_t *e)
     SCHANNEL_CRED old;
     TimeStamp expiry;
     SECURITY_STATUS st;
+    DWORD use = e->server ? SECPKG_CRED_INBOUND : SECPKG_CRED_OUTBOUND;
+    DWORD flags = e->server ? 0
+                            : SCH_CRED_MANUAL_CRED_VALIDATION |
+                                  SCH_CRED_NO_DEFAULT_CREDS;
 
     /* TLS 1.2 and 1.3 where SCH_CREDENTIALS is known. */
     memset(&sc, 0, sizeof(sc));
     memset(&tp, 0, sizeof(tp));
-    tp.grbitDisabledProtocols = SP_PROT_SSL2_CLIENT | SP_PROT_SSL3_CLIENT |
-                                SP_PROT_TLS1_0_CLIENT | SP_PROT_TLS1_1_CLIENT;
+    tp.grbitDisabledProtocols =
+        e->server ? SP_PROT_SSL2_SERVER | SP_PROT_SSL3_SERVER |
+                        SP_PROT_TLS1_0_SERVER | SP_PROT_TLS1_1_SERVER
+                  : SP_PROT_SSL2_CLIENT | SP_PROT_SSL3_CLIENT |
+                        SP_PROT_TLS1_0_CLIENT | SP_PROT_TLS1_1_CLIENT;
     sc.dwVersion = SCH_CREDENTIALS_VERSION;
-    sc.dwFlags = SCH_CRED_MANUAL_CRED_VALIDATION | SCH_CRED_NO_DEFAULT_CREDS |
-                 SCH_USE_STRONG_CRYPTO;
+    sc.dwFlags = flags | SCH_USE_STRONG_CRYPTO;
     sc.cTlsParameters = 1;
     sc.pTlsParameters = &tp;
-    st = AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W,
-                                   SECPKG_CRED_OUTBOUND, NULL, &sc, NULL,
-                                   NULL, &e->cred, &expiry);
+    if (e->server) {
+        sc.cCreds = 1;
+        sc.paCred = &e->cert;
+    }
+    st = AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W, use, NULL,
+                                   &sc, NULL, NULL, &e->cred, &expiry);
     if (st == SEC_E_OK)
         return st;
     memset(&old, 0, sizeof(old));
     old.dwVersion = SCHANNEL_CRED_VERSION;
-    old.grbitEnabledProtocols = SP_PROT_TLS1_2_CLIENT;
-    old.dwFlags = SCH_CRED_MANUAL_CRED_VALIDATION | SCH_CRED_NO_DEFAULT_CREDS;
-    return AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W,
-                                     SECPKG_CRED_OUTBOUND, NULL, &old, NULL,
-                                     NULL, &e->cred, &expiry);
+    old.grbitEnabledProtocols =
+        e->server ? SP_PROT_TLS1_2_SERVER : SP_PROT_TLS1_2_CLIENT;
+    old.dwFlags = flags;
+    if (e->server) {
+        old.cCreds = 1;
+        old.paCred = &e->cert;
+    }
+    return AcquireCredentialsHandleW(NULL, (LPWSTR)UNISP_NAME_W, use, NULL,
+                                     &old, NULL, NULL, &e->cred, &expiry);
 }
 
 /* The ALPN list as SChannel's input buffer. */
@@ -443,6 +582,8 @@ void ior__tlse_free(ior__tlse_t *e)
         FreeCredentialsHandle(&e->cred);
     if (e->ca != NULL)
         CertCloseStore(e->ca, 0);
+    if (e->cert != NULL)
+        CertFreeCertificateContext(e->cert);
     ior__free(e->name);
     ior__free(e->in.p);
     ior__free(e->out.p);
@@ -457,15 +598,15 @@ int ior__tlse_new(const ior_tls_options_t *o, ior__tlse_t **out, char *why,
     SECURITY_STATUS st;
 
     *out = NULL;
-    if (o->server) {
-        (void)snprintf(why, why_len,
-                       "a TLS server over SChannel is not supported yet");
-        return IOR_ENOTSUP;
-    }
     e = (ior__tlse_t *)ior__calloc(1, sizeof(*e));
     if (e == NULL)
         return IOR_ENOMEM;
     e->under_wine = wine();
+    e->server = o->server;
+    if (o->server && load_server_cert(e, o, why, why_len) != 0) {
+        ior__tlse_free(e);
+        return IOR_ETLS;
+    }
     e->insecure = o->insecure;
     if (alpn_setup(e, o->alpn) != 0) {
         ior__tlse_free(e);
@@ -572,6 +713,66 @@ static SECURITY_STATUS isc_once(ior__tlse_t *e, int first)
     return st;
 }
 
+#define ASC_FLAGS                                                          \
+    (ASC_REQ_SEQUENCE_DETECT | ASC_REQ_REPLAY_DETECT |                     \
+     ASC_REQ_CONFIDENTIALITY | ASC_REQ_ALLOCATE_MEMORY | ASC_REQ_STREAM |  \
+     ASC_REQ_EXTENDED_ERROR)
+
+/* One AcceptSecurityContext over what `in` holds (the server's side). */
+static SECURITY_STATUS asc_once(ior__tlse_t *e)
+{
+    SecBuffer inb[3];
+    SecBuffer outb[2];
+    SecBufferDesc ind;
+    SecBufferDesc outd;
+    unsigned long attrs = 0;
+    TimeStamp expiry;
+    SECURITY_STATUS st;
+    int first = !e->have_ctx;
+
+    memset(inb, 0, sizeof(inb));
+    memset(outb, 0, sizeof(outb));
+    inb[0].BufferType = SECBUFFER_TOKEN;
+    inb[0].pvBuffer = e->in.p;
+    inb[0].cbBuffer = (unsigned long)e->in.len;
+    inb[1].BufferType = SECBUFFER_EMPTY;
+    inb[2].BufferType = SECBUFFER_APPLICATION_PROTOCOLS;
+    inb[2].pvBuffer = e->alpn_buf;
+    inb[2].cbBuffer = e->alpn_len;
+    ind.ulVersion = SECBUFFER_VERSION;
+    ind.cBuffers = e->alpn_len > 0 ? 3 : 2;
+    ind.pBuffers = inb;
+    outb[0].BufferType = SECBUFFER_TOKEN;
+    outb[1].BufferType = SECBUFFER_ALERT;
+    outd.ulVersion = SECBUFFER_VERSION;
+    outd.cBuffers = 2;
+    outd.pBuffers = outb;
+    st = AcceptSecurityContext(&e->cred, first ? NULL : &e->ctx, &ind,
+                               ASC_FLAGS, 0, first ? &e->ctx : NULL, &outd,
+                               &attrs, &expiry);
+    if (first && (st == SEC_I_CONTINUE_NEEDED || st == SEC_E_OK))
+        e->have_ctx = 1;
+    if (st != SEC_E_INCOMPLETE_MESSAGE && take_token(e, &outb[0]) != 0)
+        st = SEC_E_INSUFFICIENT_MEMORY;
+    if (outb[1].pvBuffer != NULL) {
+        (void)bytes_add(&e->out, outb[1].pvBuffer, outb[1].cbBuffer);
+        FreeContextBuffer(outb[1].pvBuffer);
+    }
+    if (st != SEC_E_INCOMPLETE_MESSAGE) {
+        if (inb[1].BufferType == SECBUFFER_EXTRA)
+            bytes_keep_tail(&e->in, inb[1].cbBuffer);
+        else
+            e->in.len = 0;
+    }
+    return st;
+}
+
+/* The next handshake call of our side, over what `in` holds. */
+static SECURITY_STATUS hs_once(ior__tlse_t *e)
+{
+    return e->server ? asc_once(e) : isc_once(e, 0);
+}
+
 static const char *protocol_name(DWORD p)
 {
     if (p & (SP_PROT_TLS1_3_CLIENT | SP_PROT_TLS1_3_SERVER))
@@ -618,7 +819,7 @@ int ior__tlse_step(ior__tlse_t *e)
 
     if (e->done)
         return IOR__TLSE_DONE;
-    if (!e->have_ctx) {
+    if (!e->have_ctx && !e->server) {
         st = isc_once(e, 1);
         if (st != SEC_I_CONTINUE_NEEDED) {
             set_why(e, IOR_ETLS, "the TLS handshake could not start",
@@ -627,7 +828,7 @@ int ior__tlse_step(ior__tlse_t *e)
         }
     }
     while (e->in.len > 0) {
-        st = isc_once(e, 0);
+        st = hs_once(e);
         if (st == SEC_E_INCOMPLETE_MESSAGE)
             return IOR__TLSE_AGAIN;
         if (st == SEC_I_CONTINUE_NEEDED)
@@ -641,7 +842,7 @@ int ior__tlse_step(ior__tlse_t *e)
             set_why(e, IOR_ETLS, "SChannel gave no record sizes", 0);
             return IOR__TLSE_FAILED;
         }
-        if (verify_peer(e) != 0)
+        if (!e->server && verify_peer(e) != 0)
             return IOR__TLSE_FAILED;
         learn_info(e);
         e->done = 1;
@@ -660,7 +861,7 @@ static int renegotiate(ior__tlse_t *e)
     SECURITY_STATUS st;
 
     do {
-        st = isc_once(e, 0);
+        st = hs_once(e);
     } while (st == SEC_I_CONTINUE_NEEDED && e->in.len > 0);
     if (st == SEC_E_OK || st == SEC_I_CONTINUE_NEEDED ||
         st == SEC_E_INCOMPLETE_MESSAGE)
@@ -818,9 +1019,13 @@ void ior__tlse_close_notify(ior__tlse_t *e)
     outd.ulVersion = SECBUFFER_VERSION;
     outd.cBuffers = 1;
     outd.pBuffers = &outb;
-    (void)InitializeSecurityContextW(&e->cred, &e->ctx, e->name, ISC_FLAGS,
-                                     0, 0, NULL, 0, NULL, &outd, &attrs,
-                                     &expiry);
+    if (e->server)
+        (void)AcceptSecurityContext(&e->cred, &e->ctx, NULL, ASC_FLAGS, 0,
+                                    NULL, &outd, &attrs, &expiry);
+    else
+        (void)InitializeSecurityContextW(&e->cred, &e->ctx, e->name,
+                                         ISC_FLAGS, 0, 0, NULL, 0, NULL,
+                                         &outd, &attrs, &expiry);
     (void)take_token(e, &outb);
 }
 

@@ -114,8 +114,11 @@ static ior_transport_t *start_tls(iorcat_t *c, ior_transport_t *t)
 {
     ior_tls_options_t o;
     ior_transport_t *tt = NULL;
+    char why[256] = "";
     int r;
     memset(&o, 0, sizeof o);
+    o.error = why;
+    o.error_len = sizeof why;
     o.server = c->o.listen;
     o.server_name = c->o.tls_servername != NULL ? c->o.tls_servername
                                                 : c->o.host;
@@ -126,7 +129,7 @@ static ior_transport_t *start_tls(iorcat_t *c, ior_transport_t *t)
     o.handshake_done = tls_done;
     r = ior_tls_start(t, &o, &wait_ops, c, &tt);
     if (r != 0) {
-        iorcat_log("TLS: %s", ior_strerror(r));
+        iorcat_log("TLS: %s%s%s", ior_strerror(r), why[0] ? ": " : "", why);
         (void)ior_transport_abort_connection(t);
         c->status = 1;
         iorcat_finish(c);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # iorcat --tls against OpenSSL's own tools, over loopback:
-#   tests/tls/interop.sh IORCAT CERT_DIR [client-only]
+#   tests/tls/interop.sh IORCAT CERT_DIR [client-only|all]
 # IORCAT is the iorcat to test, split on spaces (so "ci/wine-run
 # iorcat.exe" runs the Windows one under Wine); CERT_DIR holds
 # make_certs.sh's files. client-only skips the cases where iorcat is the
@@ -23,7 +23,7 @@
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-    echo "usage: $0 IORCAT CERT_DIR [client-only]" >&2
+    echo "usage: $0 IORCAT CERT_DIR [client-only|all]" >&2
     exit 2
 fi
 read -ra iorcat <<<"$1"

@@ -785,6 +785,7 @@ static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
     int *checked = user;
     ior_tls_options_t o;
     ior_transport_t *out = NULL;
+    char why[256] = "";
     (void)os_error;
     assert_int_equal(status, 0);
     memset(&o, 0, sizeof(o));
@@ -793,9 +794,13 @@ static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
     o.server = 1;
     o.cert_file = cert("server.pem");
     assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_EINVAL);
-    /* Files the engine cannot use. */
+    /* Files the engine cannot use; its words come back in o.error. */
     o.key_file = cert("no-such.key");
+    o.error = why;
+    o.error_len = sizeof(why);
     assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_ETLS);
+    assert_true(why[0] != '\0');
+    o.error = NULL;
     memset(&o, 0, sizeof(o));
     o.server_name = "localhost";
     o.ca_file = cert("no-such-ca.pem");
