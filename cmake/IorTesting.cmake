@@ -91,3 +91,27 @@ function(ior_add_cmocka_test)
         set_tests_properties(${arg_NAME} PROPERTIES ENVIRONMENT "${arg_ENV}")
     endif()
 endfunction()
+
+# ior_find_test_bash(<var>): a POSIX bash for the test scripts, or "" if
+# none. On Windows itself a bare "bash" is System32\bash.exe, the WSL
+# launcher (the MSVC runner's PATH), not a shell for them: Git's or
+# MSYS2's is taken. Elsewhere (and cross-compiling) the host's bash.
+function(ior_find_test_bash var)
+    if(NOT WIN32 OR CMAKE_CROSSCOMPILING)
+        find_program(IOR_HOST_BASH NAMES bash)
+        set(${var} "${IOR_HOST_BASH}" PARENT_SCOPE)
+        return()
+    endif()
+    find_program(IOR_TEST_BASH NAMES bash
+        PATHS "$ENV{ProgramW6432}/Git/bin" "$ENV{ProgramFiles}/Git/bin"
+              "C:/Program Files/Git/bin" "C:/msys64/usr/bin"
+        NO_DEFAULT_PATH)
+    if(NOT IOR_TEST_BASH)
+        find_program(IOR_TEST_BASH NAMES bash)
+    endif()
+    if(IOR_TEST_BASH MATCHES "[Ss][Yy][Ss][Tt][Ee][Mm]32")
+        set(${var} "" PARENT_SCOPE)
+    else()
+        set(${var} "${IOR_TEST_BASH}" PARENT_SCOPE)
+    endif()
+endfunction()

@@ -51,14 +51,26 @@ exec 3<>"$work/hold"
 
 sum() { sha256sum "$1" | cut -d ' ' -f 1; }
 
+# The address process $1 listens on: ss(8) on Linux; on Windows (Git's
+# bash) netstat -ano with the Windows pid MSYS keeps in /proc/PID/winpid.
+listening_on() {
+    if command -v ss >/dev/null; then
+        ss -Htlnp 2>/dev/null | grep "pid=$1," | awk '{print $4}' |
+            head -n 1 || true
+    elif [ -r "/proc/$1/winpid" ]; then
+        netstat -ano -p TCP 2>/dev/null | tr -d '\r' |
+            awk -v p="$(cat "/proc/$1/winpid")" \
+                '$4 == "LISTENING" && $5 == p {print $2; exit}' || true
+    fi
+}
+
 # wait_port FILE PID: iorcat's port, from its "listening on" line; with
-# FILE "-", the TCP port process PID listens on (ss).
+# FILE "-", the TCP port process PID listens on (listening_on).
 wait_port() {
     local i line
     for ((i = 0; i < limit * 10; i++)); do
         if [ "$1" = - ]; then
-            line=$(ss -Htlnp 2>/dev/null | grep "pid=$2," |
-                awk '{print $4}' | head -n 1 || true)
+            line=$(listening_on "$2")
         else
             line=$(grep -m 1 'listening on ' "$1" 2>/dev/null || true)
         fi
