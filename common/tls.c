@@ -485,8 +485,10 @@ static const struct ior__layer tls_layer = {
 
 static int options_ok(const ior_tls_options_t *o)
 {
+    int pem = o->cert_file != NULL && o->key_file != NULL;
+
     if (o->server)
-        return o->cert_file != NULL && o->key_file != NULL;
+        return pem != (o->pfx_file != NULL);
     return o->insecure || (o->server_name != NULL && o->server_name[0]);
 }
 
@@ -536,6 +538,62 @@ int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
     schedule_pump(s); /* a client's hello goes out from the loop */
     *out = &s->base;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting with TLS in one call                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct tls_dial {
+    ior_tls_options_t o;
+    ior_connect_cb cb;
+    void *user;
+} tls_dial_t;
+
+/* The protocol until the user's connect callback sets one. */
+static const ior_protocol_ops_t unset_ops = {NULL, NULL, NULL, NULL};
+
+static void dial_done(ior_loop_t *loop, void *user, ior_transport_t *t,
+                      int status, int os_error)
+{
+    tls_dial_t *d = user;
+    ior_transport_t *tt = NULL;
+
+    if (status == 0) {
+        status = ior_tls_start(t, &d->o, &unset_ops, NULL, &tt);
+        if (status != 0) {
+            (void)ior_transport_abort_connection(t);
+            tt = NULL;
+        }
+    }
+    d->cb(loop, d->user, tt, status, status != 0 ? os_error : 0);
+    /* As after ior_tcp_connect: no protocol set, no connection. */
+    if (tt != NULL && tt->proto == &unset_ops)
+        (void)ior_transport_abort_connection(tt);
+    ior__free(d);
+}
+
+int ior_tls_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                    const ior_connect_options_t *copts,
+                    const ior_tls_options_t *topts, ior_connect_cb cb,
+                    void *user)
+{
+    tls_dial_t *d;
+    int r;
+
+    if (loop == NULL || addr == NULL || topts == NULL || cb == NULL ||
+        !options_ok(topts) || topts->server)
+        return IOR_EINVAL;
+    d = (tls_dial_t *)ior__malloc(sizeof(*d));
+    if (d == NULL)
+        return IOR_ENOMEM;
+    d->o = *topts;
+    d->cb = cb;
+    d->user = user;
+    r = ior_tcp_connect(loop, addr, copts, dial_done, d);
+    if (r != 0)
+        ior__free(d);
+    return r;
 }
 
 const char *ior_tls_reason(const ior_transport_t *t, char *buf, size_t len)

@@ -774,6 +774,12 @@ typedef struct ior_tls_options {
     const char *const *alpn;
     const char *cert_file; /* server: PEM chain, leaf first */
     const char *key_file;  /* server: PEM private key */
+    /*
+     * Server, instead of cert_file and key_file: a PKCS#12 (.pfx, .p12)
+     * file with the chain and the key, and its password (NULL: none).
+     */
+    const char *pfx_file;
+    const char *pfx_password;
     /* A handshake not done in this time fails with IOR_ETIMEDOUT; 0: 30 s */
     uint32_t handshake_timeout_ms;
     /* Optional: the handshake is done (before any data_received). */
@@ -798,14 +804,30 @@ typedef struct ior_tls_options {
  * record failure), IOR_ETRUNCATED (the peer closed TCP without
  * close_notify), IOR_ETIMEDOUT (handshake timeout); ior_tls_reason gives
  * the engine's words. Reading starts from the loop, after this returns.
- * IOR_EINVAL (NULL, no server_name for a verifying client, no cert or key
- * for a server), IOR_ENOTCONN (inner closed or closing), IOR_ENOTSUP (no
+ * IOR_EINVAL (NULL, no server_name for a verifying client, no cert and
+ * key or PFX for a server, or both), IOR_ENOTCONN (inner closed or
+ * closing), IOR_ENOTSUP (no
  * TLS engine in this build), IOR_ETLS (the engine refused the options:
  * an unreadable or invalid certificate, key or CA file), IOR_ENOMEM.
  */
 int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
                   const ior_protocol_ops_t *ops, void *user,
                   ior_transport_t **out);
+
+/*
+ * Connects to addr (as ior_tcp_connect, copts may be NULL) and starts TLS
+ * on the connection with topts, copied (its strings must stay valid until
+ * cb runs). cb runs once, from the loop: with the TLS transport and
+ * status 0 (set its protocol there, as after ior_tcp_connect; the
+ * handshake follows, and a verification failure is its connection_lost),
+ * or with t NULL and the connect's error, or ior_tls_start's. Returns
+ * what ior_tcp_connect returns, or ior_tls_start's option errors
+ * (IOR_EINVAL) at once; then cb never runs.
+ */
+int ior_tls_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                    const ior_connect_options_t *copts,
+                    const ior_tls_options_t *topts, ior_connect_cb cb,
+                    void *user);
 
 /*
  * The engine's reason for the last TLS failure of t, as text ("" when

@@ -427,6 +427,47 @@ static void key_name(PCCERT_CONTEXT cert, wchar_t *out, size_t cap)
         at += swprintf(out + at, cap - (size_t)at, L"%02x", sha[i]);
 }
 
+/* A PKCS#12 file: its certificate that has a key (imported, persisted). */
+static int load_pfx(ior__tlse_t *e, const ior_tls_options_t *o, char *why,
+                    size_t why_len)
+{
+    bytes_t f = {NULL, 0, 0};
+    CRYPT_DATA_BLOB blob;
+    HCERTSTORE store = NULL;
+    PCCERT_CONTEXT c = NULL;
+    wchar_t *pw = wide(o->pfx_password != NULL ? o->pfx_password : "");
+    DWORD n;
+
+    if (pw != NULL && read_file(o->pfx_file, &f) == 0) {
+        blob.cbData = (DWORD)f.len;
+        blob.pbData = f.p;
+        store = PFXImportCertStore(&blob, pw, CRYPT_USER_KEYSET);
+    }
+    while (store != NULL &&
+           (c = CertEnumCertificatesInStore(store, c)) != NULL) {
+        n = 0;
+        if (CertGetCertificateContextProperty(c, CERT_KEY_PROV_INFO_PROP_ID,
+                                              NULL, &n)) {
+            e->cert = CertDuplicateCertificateContext(c);
+            CertFreeCertificateContext(c);
+            break;
+        }
+    }
+    if (store != NULL)
+        CertCloseStore(store, 0);
+    if (pw != NULL) {
+        SecureZeroMemory(pw, wcslen(pw) * sizeof(wchar_t));
+        ior__free(pw);
+    }
+    ior__free(f.p);
+    if (e->cert != NULL)
+        return 0;
+    (void)snprintf(why, why_len,
+                   "no certificate with a key in %s (or a wrong password)",
+                   o->pfx_file);
+    return -1;
+}
+
 static int load_server_cert(ior__tlse_t *e, const ior_tls_options_t *o,
                             char *why, size_t why_len)
 {
@@ -438,10 +479,15 @@ static int load_server_cert(ior__tlse_t *e, const ior_tls_options_t *o,
     wchar_t name[64];
     DWORD cert_len = 0;
     DWORD key_len = 0;
-    BYTE *cert_der = pem_block(o->cert_file, "CERTIFICATE", &cert_len);
-    BYTE *key_der = pem_block(o->key_file, "PRIVATE KEY", &key_len);
+    BYTE *cert_der;
+    BYTE *key_der;
     SECURITY_STATUS st = 0;
     int ok = 0;
+
+    if (o->pfx_file != NULL)
+        return load_pfx(e, o, why, why_len);
+    cert_der = pem_block(o->cert_file, "CERTIFICATE", &cert_len);
+    key_der = pem_block(o->key_file, "PRIVATE KEY", &key_len);
 
     if (cert_der == NULL)
         (void)snprintf(why, why_len, "no PEM certificate in %s",

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <limits.h>
@@ -125,12 +126,41 @@ static int setup_client(ior__tlse_t *e, const ior_tls_options_t *o)
     return 0;
 }
 
+/* A PKCS#12 file: its certificate, key and chain into the context. */
+static int use_pfx(ior__tlse_t *e, const char *path, const char *password)
+{
+    BIO *f = BIO_new_file(path, "rb");
+    PKCS12 *p12 = f != NULL ? d2i_PKCS12_bio(f, NULL) : NULL;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    STACK_OF(X509) *chain = NULL;
+    int ok = p12 != NULL &&
+             PKCS12_parse(p12, password != NULL ? password : "", &key, &cert,
+                          &chain) == 1 &&
+             cert != NULL && key != NULL &&
+             SSL_CTX_use_certificate(e->ctx, cert) == 1 &&
+             SSL_CTX_use_PrivateKey(e->ctx, key) == 1;
+    int i;
+
+    for (i = 0; ok && chain != NULL && i < sk_X509_num(chain); i++)
+        ok = SSL_CTX_add1_chain_cert(e->ctx, sk_X509_value(chain, i)) == 1;
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    PKCS12_free(p12);
+    BIO_free(f);
+    return ok ? 0 : -1;
+}
+
 static int setup_server(ior__tlse_t *e, const ior_tls_options_t *o)
 {
-    if (SSL_CTX_use_certificate_chain_file(e->ctx, o->cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(e->ctx, o->key_file, SSL_FILETYPE_PEM) !=
-            1 ||
-        SSL_CTX_check_private_key(e->ctx) != 1)
+    if (o->pfx_file != NULL
+            ? use_pfx(e, o->pfx_file, o->pfx_password) != 0
+            : SSL_CTX_use_certificate_chain_file(e->ctx, o->cert_file) != 1 ||
+                  SSL_CTX_use_PrivateKey_file(e->ctx, o->key_file,
+                                              SSL_FILETYPE_PEM) != 1)
+        return -1;
+    if (SSL_CTX_check_private_key(e->ctx) != 1)
         return -1;
     if (e->alpn_len > 0)
         SSL_CTX_set_alpn_select_cb(e->ctx, alpn_select, e);

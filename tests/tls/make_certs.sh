@@ -7,13 +7,15 @@
 #   expired.pem expired.key  the same names, signed by the CA, valid only
 #                          on 1 January 2020
 #   rogue.pem rogue.key    the same names, signed by another CA
+#   server.pfx             server.pem, its key and the CA as PKCS#12,
+#                          password "ior-test"
 # Usage: tests/tls/make_certs.sh DIR
 set -euo pipefail
 
 dir=${1:?usage: make_certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
-rm -f ./*.pem ./*.key ./*.csr ./*.srl index.txt* serial* ./*.cnf ./*.ext
+rm -f ./*.pem ./*.key ./*.csr ./*.srl ./*.pfx index.txt* serial* ./*.cnf ./*.ext
 
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 
@@ -62,4 +64,6 @@ X
 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key \
     -in expired.csr -out expired.pem -notext -extfile leaf.ext \
     -startdate 20200101000000Z -enddate 20200102000000Z 2>/dev/null
+openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem \
+    -passout pass:ior-test -out server.pfx 2>/dev/null
 echo "certificates in $dir"

@@ -778,6 +778,101 @@ static void test_tls_abort_releases_in_order(void **state)
     pair_free(&p);
 }
 
+/* --- PKCS#12 and connecting in one call ------------------------------------ */
+
+/* A server from a PKCS#12 file (chain and key, with its password). */
+static void test_tls_server_from_pfx(void **state)
+{
+    pair_t p;
+    (void)state;
+    pair_init(&p);
+    p.so.cert_file = p.so.key_file = NULL;
+    p.so.pfx_file = cert("server.pfx");
+    p.so.pfx_password = "ior-test";
+    p.client.early = "over a pfx";
+    p.client.close_after_early = 1;
+    pair_run(&p);
+    assert_int_equal(p.client.handshakes, 1);
+    assert_string_equal(p.server.first, "over a pfx");
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    assert_int_equal(p.server.reason, IOR_EDONE);
+    pair_free(&p);
+}
+
+typedef struct dial {
+    end_t *e;
+    int calls;
+    int status;
+} dial_t;
+
+static void dialed(ior_loop_t *loop, void *user, ior_transport_t *t,
+                   int status, int os_error)
+{
+    dial_t *d = user;
+    (void)loop;
+    (void)os_error;
+    d->calls++;
+    d->status = status;
+    if (status != 0) {
+        assert_null(t);
+        nu_done(loop);
+        return;
+    }
+    d->e->t = t;
+    assert_int_equal(ior_transport_set_protocol(t, &end_ops, d->e), 0);
+    assert_int_equal(ior_transport_write(t, "dialed", 6), 0);
+    assert_int_equal(ior_transport_lose_connection(t), 0);
+}
+
+/*
+ * ior_tls_connect: TCP and TLS in one call; the callback gets the TLS
+ * transport, whose handshake then verifies the server as ever. A refused
+ * connect comes back as the connect's error, with no transport.
+ */
+static void test_tls_connect_in_one_call(void **state)
+{
+    pair_t p;
+    dial_t d;
+    ior_addr_t a;
+    ior_listener_t *dead = NULL;
+    (void)state;
+    pair_init(&p);
+    memset(&d, 0, sizeof(d));
+    d.e = &p.client;
+    assert_int_equal(ior_addr_parse(&a, "127.0.0.1", 0), 0);
+    assert_int_equal(ior_tcp_listen(p.nl.loop, &a, NULL, &listener_ops, &p,
+                                    &p.l),
+                     0);
+    assert_int_equal(ior_listener_address(p.l, &a), 0);
+    assert_int_equal(ior_tls_connect(p.nl.loop, &a, NULL, &p.co, dialed, &d),
+                     0);
+    nu_loop_run(&p.nl);
+    ior_listener_close(p.l);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, 0);
+    assert_int_equal(p.client.handshakes, 1);
+    assert_string_equal(p.server.first, "dialed");
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    /* A port nobody listens on any more. */
+    assert_int_equal(ior_addr_parse(&a, "127.0.0.1", 0), 0);
+    assert_int_equal(ior_tcp_listen(p.nl.loop, &a, NULL, &listener_ops, &p,
+                                    &dead),
+                     0);
+    assert_int_equal(ior_listener_address(dead, &a), 0);
+    ior_listener_close(dead);
+    memset(&d, 0, sizeof(d));
+    d.e = &p.client;
+    assert_int_equal(ior_tls_connect(p.nl.loop, &a, NULL, &p.co, dialed, &d),
+                     0);
+    nu_loop_run(&p.nl);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, IOR_ECONNREFUSED);
+    /* A server's options are not a client's. */
+    assert_int_equal(ior_tls_connect(p.nl.loop, &a, NULL, &p.so, dialed, &d),
+                     IOR_EINVAL);
+    pair_free(&p);
+}
+
 /* Bad options are refused before anything starts; the engine's name. */
 static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
                           int status, int os_error)
@@ -805,6 +900,18 @@ static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
     o.server_name = "localhost";
     o.ca_file = cert("no-such-ca.pem");
     assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_ETLS);
+    /* A server takes PEM files or a PFX, not both; a PFX's password. */
+    memset(&o, 0, sizeof(o));
+    o.server = 1;
+    o.cert_file = cert("server.pem");
+    o.key_file = cert("server.key");
+    o.pfx_file = cert("server.pfx");
+    assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_EINVAL);
+    o.cert_file = o.key_file = NULL;
+    o.pfx_password = "wrong";
+    assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_ETLS);
+    memset(&o, 0, sizeof(o));
+    o.server_name = "localhost";
     /* A transport with a producer of the user's is not the layer's. */
     assert_int_equal(ior_transport_register_producer(t, &producer, NULL, 1),
                      0);
@@ -876,6 +983,8 @@ int main(void)
         cmocka_unit_test(test_tls_abort_mid_stream),
         cmocka_unit_test(test_tls_pull_producer),
         cmocka_unit_test(test_tls_abort_releases_in_order),
+        cmocka_unit_test(test_tls_server_from_pfx),
+        cmocka_unit_test(test_tls_connect_in_one_call),
     };
     const char *d = test_getenv("IOR_TLS_CERTS");
     if (d == NULL || d[0] == '\0') {
