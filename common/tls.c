@@ -487,8 +487,9 @@ static int options_ok(const ior_tls_options_t *o)
 {
     int pem = o->cert_file != NULL && o->key_file != NULL;
 
+    /* Exactly one source of the server's certificate. */
     if (o->server)
-        return pem != (o->pfx_file != NULL);
+        return pem + (o->pfx_file != NULL) + (o->store_subject != NULL) == 1;
     return o->insecure || (o->server_name != NULL && o->server_name[0]);
 }
 

@@ -780,6 +780,12 @@ typedef struct ior_tls_options {
      */
     const char *pfx_file;
     const char *pfx_password;
+    /*
+     * Windows server, instead of files: the first certificate in the
+     * user's personal store (CurrentUser\My) whose subject contains this
+     * text, with its key. IOR_ENOTSUP elsewhere.
+     */
+    const char *store_subject;
     /* A handshake not done in this time fails with IOR_ETIMEDOUT; 0: 30 s */
     uint32_t handshake_timeout_ms;
     /* Optional: the handshake is done (before any data_received). */

@@ -468,6 +468,31 @@ static int load_pfx(ior__tlse_t *e, const ior_tls_options_t *o, char *why,
     return -1;
 }
 
+/* The first certificate in CurrentUser\My whose subject has the text. */
+static int load_from_store(ior__tlse_t *e, const ior_tls_options_t *o,
+                           char *why, size_t why_len)
+{
+    wchar_t *subject = wide(o->store_subject);
+    HCERTSTORE store = CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0,
+                                     CERT_SYSTEM_STORE_CURRENT_USER |
+                                         CERT_STORE_READONLY_FLAG,
+                                     L"MY");
+
+    if (store != NULL && subject != NULL)
+        e->cert = CertFindCertificateInStore(store, X509_ASN_ENCODING, 0,
+                                             CERT_FIND_SUBJECT_STR_W, subject,
+                                             NULL);
+    if (store != NULL)
+        CertCloseStore(store, 0);
+    ior__free(subject);
+    if (e->cert != NULL)
+        return 0;
+    (void)snprintf(why, why_len,
+                   "no certificate with \"%s\" in its subject in the user's "
+                   "personal store", o->store_subject);
+    return -1;
+}
+
 static int load_server_cert(ior__tlse_t *e, const ior_tls_options_t *o,
                             char *why, size_t why_len)
 {
@@ -486,6 +511,8 @@ static int load_server_cert(ior__tlse_t *e, const ior_tls_options_t *o,
 
     if (o->pfx_file != NULL)
         return load_pfx(e, o, why, why_len);
+    if (o->store_subject != NULL)
+        return load_from_store(e, o, why, why_len);
     cert_der = pem_block(o->cert_file, "CERTIFICATE", &cert_len);
     key_der = pem_block(o->key_file, "PRIVATE KEY", &key_len);
 

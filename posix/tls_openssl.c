@@ -194,6 +194,13 @@ int ior__tlse_new(const ior_tls_options_t *o, ior__tlse_t **out, char *why,
     *out = NULL;
     if (e == NULL)
         return IOR_ENOMEM;
+    if (o->server && o->store_subject != NULL) {
+        ior__free(e);
+        (void)snprintf(why, why_len,
+                       "a certificate store is a Windows thing: use PEM or "
+                       "PKCS#12 files here");
+        return IOR_ENOTSUP;
+    }
     ERR_clear_error();
     if (alpn_wire(o->alpn, e->alpn, &e->alpn_len) != 0) {
         ior__free(e);

@@ -910,6 +910,11 @@ static void check_options(ior_loop_t *loop, void *user, ior_transport_t *t,
     o.cert_file = o.key_file = NULL;
     o.pfx_password = "wrong";
     assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out), IOR_ETLS);
+    /* The system store is Windows' (SChannel); elsewhere not supported. */
+    o.pfx_file = NULL;
+    o.store_subject = "localhost";
+    assert_int_equal(ior_tls_start(t, &o, &end_ops, NULL, &out),
+                     IOR_ENOTSUP);
     memset(&o, 0, sizeof(o));
     o.server_name = "localhost";
     /* A transport with a producer of the user's is not the layer's. */
