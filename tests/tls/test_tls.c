@@ -778,6 +778,96 @@ static void test_tls_abort_releases_in_order(void **state)
     pair_free(&p);
 }
 
+/*
+ * Rules 10 and 12 through TLS: a TLS echo server whose transport is its
+ * own streaming producer (ior_transport_producer_ops, as ior-echo), so a
+ * client that reads slowly pauses the server's reading through both TLS
+ * layers; every byte comes back in order (SHA-256), the server's queue
+ * stays near its mark, and the server closes from inside its EOF callback.
+ */
+static size_t echo_peak;
+
+static void echo_data(ior_transport_t *t, void *user, const void *d, size_t n)
+{
+    end_t *e = user;
+    size_t b;
+    e->rx += n;
+    assert_int_equal(ior_transport_write(t, d, n), 0);
+    b = ior_transport_buffered(t);
+    if (b > echo_peak)
+        echo_peak = b;
+}
+
+static void echo_eof(ior_transport_t *t, void *user)
+{
+    (void)user;
+    assert_int_equal(ior_transport_lose_connection(t), 0);
+}
+
+static const ior_protocol_ops_t echo_ops = {echo_data, echo_eof, NULL,
+                                            on_lost};
+
+static void echo_self_producer(ior_transport_t *t, void *user,
+                               const ior_tls_info_t *info)
+{
+    end_t *e = user;
+    (void)info;
+    e->handshakes++;
+    assert_int_equal(ior_transport_register_producer(
+                         t, &ior_transport_producer_ops, t, 1),
+                     0);
+}
+
+/* The client reads in small bites: it pauses after each 64 KiB, briefly. */
+static void client_resume(ior_loop_t *loop, void *user)
+{
+    end_t *e = user;
+    (void)loop;
+    if (e->t != NULL)
+        assert_int_equal(ior_transport_resume_producing(e->t), 0);
+}
+
+static void slow_client_rx(end_t *e)
+{
+    if (e->t != NULL && (e->rx / 65536) != ((e->rx - 1) / 65536) &&
+        e->rx < e->to_send) {
+        assert_int_equal(ior_transport_pause_producing(e->t), 0);
+        assert_int_equal(ior_call_later(e->loop, 1, client_resume, e, NULL),
+                         0);
+    }
+}
+
+static void test_tls_echo_with_transport_as_producer(void **state)
+{
+    pair_t p;
+    unsigned char want[32], got[32];
+    (void)state;
+    echo_peak = 0;
+    pair_init(&p);
+    p.so.handshake_done = echo_self_producer;
+    p.server.ops = &echo_ops;
+    p.client.to_send = (16u << 20) / (uint64_t)sx_scale();
+    p.client.half_close = 1;
+    p.client.on_rx = slow_client_rx;
+    p.client.sha = EVP_MD_CTX_new();
+    assert_non_null(p.client.sha);
+    assert_int_equal(EVP_DigestInit_ex(p.client.sha, EVP_sha256(), NULL), 1);
+    pair_run(&p);
+    pattern_sha(p.client.to_send, want);
+    sha_done(p.client.sha, got);
+    EVP_MD_CTX_free(p.client.sha);
+    print_message("tls: echo through a self-producing TLS server: %llu "
+                  "bytes back, server queue peak %zu bytes\n",
+                  (unsigned long long)p.client.rx, echo_peak);
+    assert_int_equal(p.server.handshakes, 1);
+    assert_int_equal(p.client.rx, p.client.to_send);
+    assert_memory_equal(got, want, 32);
+    assert_true(echo_peak <= 64 * 1024 + 64 * 1024);
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    assert_int_equal(p.server.reason, IOR_EDONE);
+    pair_free(&p);
+}
+
 /* --- PKCS#12 and connecting in one call ------------------------------------ */
 
 /* A server from a PKCS#12 file (chain and key, with its password). */
@@ -988,6 +1078,7 @@ int main(void)
         cmocka_unit_test(test_tls_abort_mid_stream),
         cmocka_unit_test(test_tls_pull_producer),
         cmocka_unit_test(test_tls_abort_releases_in_order),
+        cmocka_unit_test(test_tls_echo_with_transport_as_producer),
         cmocka_unit_test(test_tls_server_from_pfx),
         cmocka_unit_test(test_tls_connect_in_one_call),
     };
