@@ -733,6 +733,29 @@ static int take_token(ior__tlse_t *e, SecBuffer *b)
     return r;
 }
 
+/*
+ * What a handshake call left: its token and alert for the peer, and, when
+ * it was given `in`, the input it did not use (SECBUFFER_EXTRA) kept.
+ */
+static SECURITY_STATUS after_hs_call(ior__tlse_t *e, SECURITY_STATUS st,
+                                     SecBuffer out[2], const SecBuffer *extra,
+                                     int had_input)
+{
+    if (take_token(e, &out[0]) != 0)
+        st = SEC_E_INSUFFICIENT_MEMORY;
+    if (out[1].pvBuffer != NULL) {
+        (void)bytes_add(&e->out, out[1].pvBuffer, out[1].cbBuffer);
+        FreeContextBuffer(out[1].pvBuffer);
+    }
+    if (had_input && st != SEC_E_INCOMPLETE_MESSAGE) {
+        if (extra->BufferType == SECBUFFER_EXTRA)
+            bytes_keep_tail(&e->in, extra->cbBuffer);
+        else
+            e->in.len = 0;
+    }
+    return st;
+}
+
 /* One InitializeSecurityContext over what `in` holds. */
 static SECURITY_STATUS isc_once(ior__tlse_t *e, int first)
 {
@@ -770,20 +793,7 @@ static SECURITY_STATUS isc_once(ior__tlse_t *e, int first)
         first ? &e->ctx : NULL, &outd, &attrs, &expiry);
     if (first && (st == SEC_I_CONTINUE_NEEDED || st == SEC_E_OK))
         e->have_ctx = 1;
-    if (st != SEC_E_INCOMPLETE_MESSAGE && take_token(e, &outb[0]) != 0)
-        st = SEC_E_INSUFFICIENT_MEMORY;
-    if (outb[1].pvBuffer != NULL) {
-        (void)bytes_add(&e->out, outb[1].pvBuffer, outb[1].cbBuffer);
-        FreeContextBuffer(outb[1].pvBuffer);
-    }
-    if (!first && st != SEC_E_INCOMPLETE_MESSAGE) {
-        /* What SChannel did not use stays for the next call. */
-        if (inb[1].BufferType == SECBUFFER_EXTRA)
-            bytes_keep_tail(&e->in, inb[1].cbBuffer);
-        else
-            e->in.len = 0;
-    }
-    return st;
+    return after_hs_call(e, st, outb, &inb[1], !first);
 }
 
 #define ASC_FLAGS                                                          \
@@ -825,19 +835,7 @@ static SECURITY_STATUS asc_once(ior__tlse_t *e)
                                &attrs, &expiry);
     if (first && (st == SEC_I_CONTINUE_NEEDED || st == SEC_E_OK))
         e->have_ctx = 1;
-    if (st != SEC_E_INCOMPLETE_MESSAGE && take_token(e, &outb[0]) != 0)
-        st = SEC_E_INSUFFICIENT_MEMORY;
-    if (outb[1].pvBuffer != NULL) {
-        (void)bytes_add(&e->out, outb[1].pvBuffer, outb[1].cbBuffer);
-        FreeContextBuffer(outb[1].pvBuffer);
-    }
-    if (st != SEC_E_INCOMPLETE_MESSAGE) {
-        if (inb[1].BufferType == SECBUFFER_EXTRA)
-            bytes_keep_tail(&e->in, inb[1].cbBuffer);
-        else
-            e->in.len = 0;
-    }
-    return st;
+    return after_hs_call(e, st, outb, &inb[1], 1);
 }
 
 /* The next handshake call of our side, over what `in` holds. */
