@@ -59,6 +59,7 @@ typedef struct ior__tls {
     unsigned char want_read;    /* the core wants plaintext */
     unsigned char core_freed;   /* transport_free ran */
     unsigned char in_advance;   /* guards against re-entry */
+    unsigned char drain_owed;   /* the core asked to write: a drain is due */
     char why[256];
     char cbuf[TLS_CBUF];
     char pbuf[TLS_CHUNK];
@@ -127,6 +128,7 @@ static void fail_engine(ior__tls_t *s)
 static void flush_plain(ior__tls_t *s)
 {
     ior_transport_t *t = &s->base;
+    int moved = 0;
 
     if (!s->established || s->failed || s->inner == NULL)
         return;
@@ -138,6 +140,7 @@ static void flush_plain(ior__tls_t *s)
 
         if (n == 0)
             break;
+        moved = 1;
         for (i = 0; i < n; i++) {
             if (ior__tlse_write(s->eng, bufs[i].base, bufs[i].len) < 0)
                 break;
@@ -150,8 +153,15 @@ static void flush_plain(ior__tls_t *s)
             return;
         }
     }
-    if (t->q.bytes == 0)
+    /*
+     * Rule 3's drain, once per emptying: after bytes moved, or when the
+     * core asked to write (a close waiting for the handshake, say). Not on
+     * every call: a pull producer is resumed once per drain.
+     */
+    if (t->q.bytes == 0 && (moved || s->drain_owed)) {
+        s->drain_owed = 0;
         ior__core_defer_drain(t);
+    }
 }
 
 static void deliver_plain(ior__tls_t *s)
@@ -179,8 +189,13 @@ static void deliver_plain(ior__tls_t *s)
 /* Records still arriving after the user's transport closed: read, dropped. */
 static void discard_plain(ior__tls_t *s)
 {
-    while (ior__tlse_read(s->eng, s->pbuf, sizeof(s->pbuf)) > 0) {
+    long n;
+
+    while ((n = ior__tlse_read(s->eng, s->pbuf, sizeof(s->pbuf))) > 0) {
     }
+    /* The peer's close still counts: its FIN is then no truncation. */
+    if (n == IOR__TLSE_CLOSED)
+        s->peer_closed = 1;
     flush_cipher(s);
 }
 
@@ -398,6 +413,7 @@ static void layer_stop_reading(ior_transport_t *t)
 
 static void layer_start_writing(ior_transport_t *t)
 {
+    tls_of(t)->drain_owed = 1;
     flush_plain(tls_of(t));
 }
 
