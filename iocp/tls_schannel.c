@@ -313,15 +313,23 @@ static int verify_chain(ior__tlse_t *e, PCCERT_CONTEXT cert)
                 (long)err);
         return -1;
     }
-    bits = chain->TrustStatus.dwErrorStatus;
+    /*
+     * The chain's own verdict first, not only the policy's: Wine 8's SSL
+     * policy passes a chain to an unknown root (seen here with the system
+     * store), Windows' does not. Revocation is not asked for.
+     */
+    bits = chain->TrustStatus.dwErrorStatus &
+           ~(DWORD)(CERT_TRUST_REVOCATION_STATUS_UNKNOWN |
+                    CERT_TRUST_IS_OFFLINE_REVOCATION);
+    if (e->ca != NULL)
+        bits &= ~(DWORD)CERT_TRUST_IS_UNTRUSTED_ROOT; /* checked below */
     if (bits & CERT_TRUST_IS_NOT_TIME_VALID)
         err = (DWORD)CERT_E_EXPIRED;
     else if (e->ca != NULL && !root_is_ours(e, chain))
         err = (DWORD)CERT_E_UNTRUSTEDROOT;
-    else if (e->ca != NULL &&
-             (bits & ~(DWORD)(CERT_TRUST_IS_UNTRUSTED_ROOT |
-                              CERT_TRUST_REVOCATION_STATUS_UNKNOWN |
-                              CERT_TRUST_IS_OFFLINE_REVOCATION)) != 0)
+    else if (bits & (CERT_TRUST_IS_UNTRUSTED_ROOT | CERT_TRUST_IS_PARTIAL_CHAIN))
+        err = (DWORD)CERT_E_UNTRUSTEDROOT;
+    else if (bits != 0)
         err = (DWORD)CERT_E_CHAINING;
     if (err == 0) {
         memset(&ssl, 0, sizeof(ssl));

@@ -15,6 +15,7 @@
 #   unknown-ca     s_server with a certificate of another CA
 #   wrong-name     --servername other.example against "localhost"
 #   expired        s_server with a certificate valid only in 2020
+#   system-store   no --ca: the system's CAs, which lack the test CA
 # Servers bind port 0; the port is read from iorcat's -v line, or from
 # ss(8) for s_server (-quiet prints nothing), polled and bounded by the
 # time limit, never a fixed sleep. s_server's stdin is a FIFO held open, so
@@ -176,15 +177,16 @@ case_server() { # name direction(down|up)
     report "$1" "${why:-ok}"
 }
 
-case_refused() { # name cert key servername expected-text
-    local d="$work/$1" spid port rc=0 why=""
+case_refused() { # name cert key servername expected-text [ca|system]
+    local d="$work/$1" spid port rc=0 why="" ca=(--ca "$certs/ca.pem")
+    [ "${6:-ca}" = system ] && ca=()
     mkdir -p "$d"
     s_server "$d" "$2" "$3"
     if ! port=$(wait_port - "$spid"); then
         report "$1" "s_server did not start"
         return
     fi
-    echo secret | timeout "$limit" "${iorcat[@]}" --tls --ca "$certs/ca.pem" \
+    echo secret | timeout "$limit" "${iorcat[@]}" --tls "${ca[@]}" \
         --servername "$4" 127.0.0.1 "$port" >"$d/cli.out" \
         2>"$d/cli.err" || rc=$?
     wait "$spid" 2>/dev/null || true
@@ -209,5 +211,8 @@ case_refused wrong-name server.pem server.key other.example \
     'peer certificate not trusted: certificate: hostname mismatch'
 case_refused expired expired.pem expired.key localhost \
     'peer certificate not trusted: certificate: certificate has expired'
+case_refused system-store server.pem server.key localhost \
+    'peer certificate not trusted: certificate: unable to get local issuer' \
+    system
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -449,6 +449,39 @@ static void test_tls_expired_is_ecert(void **state)
     cert_failure("expired", "localhost", "expired");
 }
 
+/*
+ * Without ca_file the client trusts the system's CAs only, which do not
+ * include the test CA: IOR_ECERT. With insecure it checks nothing, so
+ * even another CA's certificate for another name is taken.
+ */
+static void test_tls_system_store_default_and_insecure(void **state)
+{
+    pair_t p;
+    (void)state;
+    pair_init(&p);
+    p.co.ca_file = NULL;
+    p.client.early = "secret";
+    pair_run(&p);
+    assert_int_equal(p.client.reason, IOR_ECERT);
+    assert_non_null(strstr(p.client.why, "local issuer"));
+    assert_int_equal(p.server.rx, 0);
+    pair_free(&p);
+
+    pair_init(&p);
+    p.so.cert_file = cert("rogue.pem");
+    p.so.key_file = cert("rogue.key");
+    p.co.ca_file = NULL;
+    p.co.server_name = "other.example";
+    p.co.insecure = 1;
+    p.client.early = "unchecked";
+    p.client.close_after_early = 1;
+    pair_run(&p);
+    assert_int_equal(p.client.handshakes, 1);
+    assert_string_equal(p.server.first, "unchecked");
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    pair_free(&p);
+}
+
 /* An address as the name is checked against the certificate's IP SAN. */
 static void test_tls_ip_name_verified(void **state)
 {
@@ -1077,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_tls_wrong_name_is_ecert),
         cmocka_unit_test(test_tls_expired_is_ecert),
         cmocka_unit_test(test_tls_ip_name_verified),
+        cmocka_unit_test(test_tls_system_store_default_and_insecure),
         cmocka_unit_test(test_tls_truncation_is_an_error),
         cmocka_unit_test(test_tls_handshake_timeout),
         cmocka_unit_test(test_tls_slow_reader_bounds_memory),
