@@ -907,6 +907,35 @@ static void test_tls_echo_with_transport_as_producer(void **state)
     pair_free(&p);
 }
 
+/*
+ * ior_loop_free in the middle of a clean close (close_notify queued, the
+ * TCP transport not yet done): connection_lost still comes exactly once
+ * for every transport, and nothing leaks (nu_loop_free checks).
+ */
+static void close_and_stop(ior_transport_t *t, void *user,
+                           const ior_tls_info_t *info)
+{
+    end_t *e = user;
+    (void)info;
+    e->handshakes++;
+    assert_int_equal(ior_transport_write(t, "bye", 3), 0);
+    assert_int_equal(ior_transport_lose_connection(t), 0);
+    nu_done(e->loop);
+}
+
+static void test_tls_loop_free_during_clean_close(void **state)
+{
+    pair_t p;
+    (void)state;
+    pair_init(&p);
+    p.co.handshake_done = close_and_stop;
+    pair_run(&p);
+    assert_int_equal(p.client.handshakes, 1);
+    pair_free(&p);
+    assert_int_equal(p.client.lost, 1);
+    assert_int_equal(p.server.lost, 1); /* it exists since the accept */
+}
+
 /* --- PKCS#12 and connecting in one call ------------------------------------ */
 
 /* A server from a PKCS#12 file (chain and key, with its password). */
@@ -1119,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_tls_pull_producer),
         cmocka_unit_test(test_tls_abort_releases_in_order),
         cmocka_unit_test(test_tls_echo_with_transport_as_producer),
+        cmocka_unit_test(test_tls_loop_free_during_clean_close),
         cmocka_unit_test(test_tls_server_from_pfx),
         cmocka_unit_test(test_tls_connect_in_one_call),
     };
