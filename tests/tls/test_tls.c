@@ -961,6 +961,7 @@ typedef struct dial {
     end_t *e;
     int calls;
     int status;
+    uint16_t port; /* the server's */
 } dial_t;
 
 static void dialed(ior_loop_t *loop, void *user, ior_transport_t *t,
@@ -977,6 +978,14 @@ static void dialed(ior_loop_t *loop, void *user, ior_transport_t *t,
         return;
     }
     d->e->t = t;
+    /* TCP's options and addresses reach the TCP transport below. */
+    assert_int_equal(ior_transport_set_nodelay(t, 1), 0);
+    assert_int_equal(ior_transport_set_keepalive(t, 1, 30), 0);
+    {
+        ior_addr_t peer;
+        assert_int_equal(ior_transport_peer_address(t, &peer), 0);
+        assert_int_equal(peer.port, d->port);
+    }
     assert_int_equal(ior_transport_set_protocol(t, &end_ops, d->e), 0);
     assert_int_equal(ior_transport_write(t, "dialed", 6), 0);
     assert_int_equal(ior_transport_lose_connection(t), 0);
@@ -984,7 +993,8 @@ static void dialed(ior_loop_t *loop, void *user, ior_transport_t *t,
 
 /*
  * ior_tls_connect: TCP and TLS in one call; the callback gets the TLS
- * transport, whose handshake then verifies the server as ever. A refused
+ * transport, whose handshake then verifies the server as ever, and whose
+ * TCP options and addresses are the connection's below. A refused
  * connect comes back as the connect's error, with no transport.
  */
 static void test_tls_connect_in_one_call(void **state)
@@ -1002,6 +1012,7 @@ static void test_tls_connect_in_one_call(void **state)
                                     &p.l),
                      0);
     assert_int_equal(ior_listener_address(p.l, &a), 0);
+    d.port = a.port;
     assert_int_equal(ior_tls_connect(p.nl.loop, &a, NULL, &p.co, dialed, &d),
                      0);
     nu_loop_run(&p.nl);
