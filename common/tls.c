@@ -56,7 +56,6 @@ typedef struct ior__tls {
     unsigned char peer_closed;  /* close_notify arrived */
     unsigned char notify_sent;
     unsigned char inner_full;   /* the TCP transport paused us */
-    unsigned char want_read;    /* the core wants plaintext */
     unsigned char core_freed;   /* transport_free ran */
     unsigned char in_advance;   /* guards against re-entry */
     unsigned char drain_owed;   /* the core asked to write: a drain is due */
@@ -395,17 +394,14 @@ static const ior_producer_ops_t below_producer = {below_pause, below_resume,
 
 static void layer_start_reading(ior_transport_t *t)
 {
-    ior__tls_t *s = tls_of(t);
-
-    s->want_read = 1;
-    schedule_pump(s); /* plaintext the engine holds; the handshake */
+    /* Plaintext the engine holds, or the handshake, from the loop. */
+    schedule_pump(tls_of(t));
 }
 
 static void layer_stop_reading(ior_transport_t *t)
 {
     ior__tls_t *s = tls_of(t);
 
-    s->want_read = 0;
     /* The handshake goes on whatever the user's reading does. */
     if (s->established && s->inner != NULL)
         (void)ior_transport_pause_producing(s->inner);

@@ -144,3 +144,10 @@ void ior__os_strerror(int os_error, char *buf, size_t len)
     memcpy(buf, tmp, n);
     buf[n] = '\0';
 }
+
+int ior__iocp_under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}

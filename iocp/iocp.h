@@ -420,6 +420,11 @@ int ior__iocp_provider_is_ifs(SOCKET s);
 
 /* Translates a Winsock or Win32 error code into an IOR_E* code. */
 int ior__iocp_error(DWORD err);
+/*
+ * 1 under Wine (its ntdll exports wine_get_version; Windows' does not),
+ * for the few places that work around Wine (process.c, tls_schannel.c).
+ */
+int ior__iocp_under_wine(void);
 
 /* ------------------------------------------------------------------ */
 /* UDP (udp.c, udp_sock.c, udp_opt.c)                                 */

@@ -303,14 +303,6 @@ static DWORD app_error(const wchar_t *app, DWORD err)
     return err;
 }
 
-static int under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-
-    /* Wine's ntdll exports wine_get_version; Windows' does not. */
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 /*
  * The console: a child shares ours when we have one, so Ctrl-C and the
  * console's close reach it as they reach us (libuv's default). Without
@@ -333,7 +325,7 @@ static DWORD console_flags(unsigned flags)
 {
     DWORD pid;
 
-    if (under_wine())
+    if (ior__iocp_under_wine())
         return DETACHED_PROCESS;
     if (flags & IOR_PROCESS_DETACHED)
         return CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP;

@@ -123,13 +123,6 @@ static void bytes_keep_tail(bytes_t *b, size_t keep)
     b->len = keep;
 }
 
-static int wine(void)
-{
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 static void set_why(ior__tlse_t *e, int code, const char *what, long status)
 {
     e->code = code;
@@ -682,7 +675,7 @@ int ior__tlse_new(const ior_tls_options_t *o, ior__tlse_t **out, char *why,
     e = (ior__tlse_t *)ior__calloc(1, sizeof(*e));
     if (e == NULL)
         return IOR_ENOMEM;
-    e->under_wine = wine();
+    e->under_wine = ior__iocp_under_wine();
     e->server = o->server;
     if (o->server && load_server_cert(e, o, why, why_len) != 0) {
         ior__tlse_free(e);
