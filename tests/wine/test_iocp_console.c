@@ -77,6 +77,28 @@ static void type_keys(const WCHAR *s)
     }
 }
 
+/*
+ * Characters waiting in the input buffer: key-down events that carry one,
+ * which is what a reader would get. Other events are no input: key-ups a
+ * finished line read leaves behind, and the character-less Shift/Ctrl
+ * key-downs Wine's terminal console adds from the pty now and then
+ * (seen under load); whether they are there depends on timing.
+ */
+static DWORD chars_waiting(void)
+{
+    INPUT_RECORD r[128];
+    DWORD n = 0;
+    DWORD i;
+    DWORD down = 0;
+
+    assert_true(PeekConsoleInputW(con_in, r, 128, &n));
+    for (i = 0; i < n; i++)
+        if (r[i].EventType == KEY_EVENT && r[i].Event.KeyEvent.bKeyDown &&
+            r[i].Event.KeyEvent.uChar.UnicodeChar != 0)
+            down++;
+    return down;
+}
+
 /* --- a reader that collects lines ----------------------------------------- */
 
 typedef struct lines {
@@ -140,7 +162,8 @@ static void until_reading(ior_loop_t *loop, void *user)
  * Keys typed at the console arrive as UTF-8, line by line, with the
  * console's CR LF: é, € and an emoji (a surrogate pair) included. Closing
  * the transport while its next read waits ends that read with the one
- * Enter it puts in, which that read consumes: nothing is left behind.
+ * Enter it puts in, which that read consumes: no character is left for
+ * the next reader.
  */
 static void test_console_reads_lines_as_utf8(void **state)
 {
@@ -148,7 +171,6 @@ static void test_console_reads_lines_as_utf8(void **state)
                                "second\r\n";
     tloop_t tl;
     lines_t l;
-    DWORD events = 99;
     (void)state;
     NEED_CONSOLE();
     assert_true(FlushConsoleInputBuffer(con_in));
@@ -167,8 +189,8 @@ static void test_console_reads_lines_as_utf8(void **state)
     assert_int_equal(l.lost, 1);
     assert_int_equal(l.reason, IOR_EDONE);
     tloop_free(&tl);
-    assert_true(GetNumberOfConsoleInputEvents(con_in, &events));
-    assert_int_equal(events, 0);
+    /* The Enter the close put in was taken by the read it ended. */
+    assert_int_equal(chars_waiting(), 0);
 }
 
 typedef struct direct_read {
