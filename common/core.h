@@ -14,17 +14,23 @@
 /* ------------------------------------------------------------------ */
 
 void ior__timers_init(ior__timers_t *h);
-int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
-                    void *user, ior_timer_id *out);
+int ior__timers_add(ior__timers_t *h, uint64_t deadline, uint64_t period,
+                    ior_callback_t cb, void *user, ior_timer_id *out);
 int ior__timers_cancel(ior__timers_t *h, ior_timer_id id);
+/* Moves a pending or firing timer to a new deadline (a new sequence too). */
+int ior__timers_restart(ior__timers_t *h, ior_timer_id id, uint64_t deadline);
 /* Earliest deadline; 0 with *has = 0 when empty. */
 uint64_t ior__timers_next(const ior__timers_t *h, int *has);
 /*
- * Removes the earliest timer if its deadline <= now and its sequence is
- * below seq_limit; returns 1 and its callback, else 0.
+ * Takes the earliest timer out of the heap if its deadline <= now and its
+ * sequence is below seq_limit; returns 1, its callback and its handle, else
+ * 0. The timer is then firing: call ior__timers_fired once the callback
+ * has returned, which re-arms a repeating timer or frees the slot (unless
+ * the callback cancelled or restarted it).
  */
 int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
-                        ior_callback_t *cb, void **user);
+                        ior_callback_t *cb, void **user, ior_timer_id *id);
+void ior__timers_fired(ior__timers_t *h, ior_timer_id id, uint64_t now);
 
 /* ------------------------------------------------------------------ */
 /* Write queue                                                         */

@@ -104,10 +104,13 @@ void ior__loop_run_timers(ior_loop_t *loop)
     uint64_t limit = loop->timers.next_seq;
     ior_callback_t cb;
     void *user;
+    ior_timer_id id;
 
-    while (!loop->stop &&
-           ior__timers_pop_due(&loop->timers, loop->now, limit, &cb, &user))
+    while (!loop->stop && ior__timers_pop_due(&loop->timers, loop->now,
+                                              limit, &cb, &user, &id)) {
         cb(loop, user);
+        ior__timers_fired(&loop->timers, id, loop->now);
+    }
 }
 
 /*
@@ -290,17 +293,35 @@ void ior__core_loop_run_async(ior_loop_t *loop)
     }
 }
 
+static uint64_t deadline_in(const ior_loop_t *loop, uint64_t delay_ms)
+{
+    uint64_t deadline = loop->now + delay_ms;
+    return deadline < loop->now ? UINT64_MAX : deadline; /* "never" */
+}
+
 int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
                    void *user, ior_timer_id *out)
 {
-    uint64_t deadline;
-
     if (loop == NULL || cb == NULL)
         return IOR_EINVAL;
-    deadline = loop->now + delay_ms;
-    if (deadline < loop->now)
-        deadline = UINT64_MAX; /* "never", without wrapping */
-    return ior__timers_add(&loop->timers, deadline, cb, user, out);
+    return ior__timers_add(&loop->timers, deadline_in(loop, delay_ms), 0, cb,
+                           user, out);
+}
+
+int ior_call_every(ior_loop_t *loop, uint64_t first_ms, uint64_t period_ms,
+                   ior_callback_t cb, void *user, ior_timer_id *out)
+{
+    if (loop == NULL || cb == NULL || period_ms == 0)
+        return IOR_EINVAL;
+    return ior__timers_add(&loop->timers, deadline_in(loop, first_ms),
+                           period_ms, cb, user, out);
+}
+
+int ior_timer_restart(ior_loop_t *loop, ior_timer_id id, uint64_t delay_ms)
+{
+    if (loop == NULL)
+        return IOR_EINVAL;
+    return ior__timers_restart(&loop->timers, id, deadline_in(loop, delay_ms));
 }
 
 int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id)

@@ -62,14 +62,17 @@ void ior__free(void *ptr);
 struct ior__timer_slot {
     uint64_t deadline;
     uint64_t seq;
+    uint64_t period; /* 0 for a one-shot timer */
     ior_callback_t cb;
     void *user;
-    uint32_t heap_index; /* IOR__TIMER_FREE when the slot is unused */
+    /* IOR__TIMER_FREE when unused, IOR__TIMER_FIRING while its callback runs */
+    uint32_t heap_index;
     uint32_t gen;
     uint32_t next_free;
 };
 
 #define IOR__TIMER_FREE UINT32_MAX
+#define IOR__TIMER_FIRING (UINT32_MAX - 1)
 
 typedef struct ior__timers {
     struct ior__timer_slot *slots;

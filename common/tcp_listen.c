@@ -38,7 +38,8 @@ int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
             backlog = opts->backlog;
         v6only = opts->ipv6_only ? 1 : 0;
         flags = opts->flags;
-        if ((flags & ~(unsigned)IOR_LISTEN_QUICK_RESTART) != 0)
+        if ((flags & ~(unsigned)(IOR_LISTEN_QUICK_RESTART |
+                               IOR_LISTEN_REUSEPORT)) != 0)
             return IOR_EINVAL;
     }
     r = ior__os_tcp_listen(loop, addr, backlog, v6only, flags, &l);

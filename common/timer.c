@@ -103,8 +103,38 @@ static void free_slot(ior__timers_t *h, uint32_t slot)
     h->free_head = slot;
 }
 
-int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
-                    void *user, ior_timer_id *out)
+static ior_timer_id handle_of(const ior__timers_t *h, uint32_t slot)
+{
+    return ((uint64_t)h->slots[slot].gen << 32) | (uint64_t)(slot + 1);
+}
+
+/* The slot a live handle names, or -1 for a stale or malformed one. */
+static int64_t slot_of(const ior__timers_t *h, ior_timer_id id)
+{
+    uint32_t slot = (uint32_t)(id & 0xffffffffu);
+    uint32_t gen = (uint32_t)(id >> 32);
+
+    if (slot == 0 || slot > h->nslots)
+        return -1;
+    slot--;
+    if (h->slots[slot].gen != gen ||
+        h->slots[slot].heap_index == IOR__TIMER_FREE)
+        return -1;
+    return slot;
+}
+
+/* Puts a slot that is out of the heap back in, after every equal deadline. */
+static void insert(ior__timers_t *h, uint32_t slot, uint64_t deadline)
+{
+    h->slots[slot].deadline = deadline;
+    h->slots[slot].seq = h->next_seq++;
+    h->count++;
+    place(h, h->count - 1, slot);
+    sift_up(h, h->count - 1);
+}
+
+int ior__timers_add(ior__timers_t *h, uint64_t deadline, uint64_t period,
+                    ior_callback_t cb, void *user, ior_timer_id *out)
 {
     uint32_t slot;
     struct ior__timer_slot *s;
@@ -119,15 +149,12 @@ int ior__timers_add(ior__timers_t *h, uint64_t deadline, ior_callback_t cb,
         h->slots[slot].gen = 1;
     }
     s = &h->slots[slot];
-    s->deadline = deadline;
-    s->seq = h->next_seq++;
+    s->period = period;
     s->cb = cb;
     s->user = user;
-    h->count++;
-    place(h, h->count - 1, slot);
-    sift_up(h, h->count - 1);
+    insert(h, slot, deadline);
     if (out != NULL)
-        *out = ((uint64_t)s->gen << 32) | (uint64_t)(slot + 1);
+        *out = handle_of(h, slot);
     return 0;
 }
 
@@ -141,20 +168,37 @@ static void remove_at(ior__timers_t *h, uint32_t pos)
     }
 }
 
+/*
+ * A one-shot timer whose callback is running has fired: there is nothing
+ * left to cancel. A repeating one still has its next firings to cancel.
+ */
 int ior__timers_cancel(ior__timers_t *h, ior_timer_id id)
 {
-    uint32_t slot = (uint32_t)(id & 0xffffffffu);
-    uint32_t gen = (uint32_t)(id >> 32);
+    int64_t slot = slot_of(h, id);
     struct ior__timer_slot *s;
 
-    if (slot == 0 || slot > h->nslots)
+    if (slot < 0)
         return IOR_ENOENT;
-    slot--;
     s = &h->slots[slot];
-    if (s->gen != gen || s->heap_index == IOR__TIMER_FREE)
+    if (s->heap_index == IOR__TIMER_FIRING) {
+        if (s->period == 0)
+            return IOR_ENOENT;
+    } else {
+        remove_at(h, s->heap_index);
+    }
+    free_slot(h, (uint32_t)slot);
+    return 0;
+}
+
+int ior__timers_restart(ior__timers_t *h, ior_timer_id id, uint64_t deadline)
+{
+    int64_t slot = slot_of(h, id);
+
+    if (slot < 0)
         return IOR_ENOENT;
-    remove_at(h, s->heap_index);
-    free_slot(h, slot);
+    if (h->slots[slot].heap_index != IOR__TIMER_FIRING)
+        remove_at(h, h->slots[slot].heap_index);
+    insert(h, (uint32_t)slot, deadline);
     return 0;
 }
 
@@ -169,7 +213,7 @@ uint64_t ior__timers_next(const ior__timers_t *h, int *has)
 }
 
 int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
-                        ior_callback_t *cb, void **user)
+                        ior_callback_t *cb, void **user, ior_timer_id *id)
 {
     uint32_t slot;
     struct ior__timer_slot *s;
@@ -182,7 +226,35 @@ int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
         return 0;
     *cb = s->cb;
     *user = s->user;
+    *id = handle_of(h, slot);
     remove_at(h, 0);
-    free_slot(h, slot);
+    s->heap_index = IOR__TIMER_FIRING;
     return 1;
+}
+
+/*
+ * A repeating timer keeps its phase (the next deadline is the last one
+ * plus the period) unless the loop fell a whole period behind; then it
+ * skips the missed firings rather than running them in a burst, as
+ * libuv's repeat does.
+ */
+void ior__timers_fired(ior__timers_t *h, ior_timer_id id, uint64_t now)
+{
+    int64_t slot = slot_of(h, id);
+    struct ior__timer_slot *s;
+    uint64_t next;
+
+    if (slot < 0 || h->slots[slot].heap_index != IOR__TIMER_FIRING)
+        return; /* cancelled or restarted by its callback */
+    s = &h->slots[slot];
+    if (s->period == 0) {
+        free_slot(h, (uint32_t)slot);
+        return;
+    }
+    next = s->deadline + s->period;
+    if (next < s->deadline)
+        next = UINT64_MAX;
+    else if (next <= now)
+        next = now + s->period < now ? UINT64_MAX : now + s->period;
+    insert(h, (uint32_t)slot, next);
 }

@@ -252,8 +252,32 @@ int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
                    void *user, ior_timer_id *out);
 
 /*
- * Cancels a timer that has not fired. IOR_ENOENT if it already fired or was
- * cancelled (the handle is then stale; nothing happens).
+ * Calls cb(loop, user) first_ms from now and then every period_ms until
+ * cancelled (libuv's repeat). It keeps its phase: each deadline is the last
+ * one plus the period, unless the loop fell a whole period behind, when the
+ * missed firings are skipped rather than run in a burst. The handle stays
+ * valid across firings. IOR_EINVAL (loop or cb NULL, period_ms 0),
+ * IOR_ENOMEM.
+ */
+int ior_call_every(ior_loop_t *loop, uint64_t first_ms, uint64_t period_ms,
+                   ior_callback_t cb, void *user, ior_timer_id *out);
+
+/*
+ * Moves a timer to fire delay_ms from now, keeping its handle and its
+ * period (libuv's uv_timer_again, with the delay given): a pending timer,
+ * or the timer whose callback is running, which re-arms a one-shot timer
+ * from inside its own callback. The timer then fires after every timer
+ * already due at the same deadline. IOR_ENOENT for a handle that fired and
+ * returned or was cancelled.
+ */
+int ior_timer_restart(ior_loop_t *loop, ior_timer_id id, uint64_t delay_ms);
+
+/*
+ * Cancels a timer that has not fired: a one-shot timer that has not fired,
+ * or any later firing of a repeating one (also from inside its callback).
+ * IOR_ENOENT if a one-shot timer already fired (also from inside its own
+ * callback) or the timer was cancelled (the handle is then stale; nothing
+ * happens).
  */
 int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id);
 
@@ -483,6 +507,17 @@ typedef struct ior_listen_options {
  * SO_REUSEADDR, which allows the restart and never a second listener).
  */
 #define IOR_LISTEN_QUICK_RESTART 0x1u
+
+/*
+ * POSIX: SO_REUSEPORT. Several listeners that all set it may listen on the
+ * same address and port, and the kernel spreads new connections across
+ * them (Linux hashes each connection to one listener), so a server can run
+ * one loop per thread with a listener each. Every listener on the port
+ * must set it, and (Linux) belong to the same user. IOR_ENOTSUP on Windows,
+ * which has no such option (SO_REUSEADDR there lets sockets steal a port,
+ * not share its connections), and on a POSIX system without SO_REUSEPORT.
+ */
+#define IOR_LISTEN_REUSEPORT 0x2u
 
 /*
  * Listens on addr (port 0 picks a free port). opts may be NULL. IOR_EINVAL,

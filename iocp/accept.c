@@ -235,6 +235,8 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
     int rc;
     int i;
 
+    if (flags & IOR_LISTEN_REUSEPORT)
+        return IOR_ENOTSUP; /* Windows has no SO_REUSEPORT (ior.h) */
     l = (ior__iocp_listener_t *)ior__calloc(1, sizeof(*l));
     if (!l)
         return IOR_ENOMEM;

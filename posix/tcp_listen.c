@@ -189,7 +189,7 @@ void ior__os_listener_close(ior_listener_t *base)
 }
 
 static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
-                         int *out)
+                         unsigned flags, int *out)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -202,6 +202,18 @@ static int listen_socket(const ior_addr_t *addr, int backlog, int ipv6_only,
     if (fd < 0)
         return ior__posix_error(-fd);
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (flags & IOR_LISTEN_REUSEPORT) {
+#ifdef SO_REUSEPORT
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+            r = ior__posix_error(errno);
+#else
+        r = IOR_ENOTSUP;
+#endif
+        if (r != 0) {
+            ior__posix_close_fd(fd);
+            return r;
+        }
+    }
     if (ss.ss_family == AF_INET6) {
         int v6only = ipv6_only;
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
@@ -225,12 +237,11 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
     socklen_t len = sizeof(ss);
     int fd = -1;
     int r;
-    (void)loop;
-    (void)flags; /* IOR_LISTEN_QUICK_RESTART is what SO_REUSEADDR does */
+    (void)loop; /* IOR_LISTEN_QUICK_RESTART is what SO_REUSEADDR does */
     l = ior__calloc(1, sizeof(*l));
     if (l == NULL)
         return IOR_ENOMEM;
-    r = listen_socket(addr, backlog, ipv6_only, &fd);
+    r = listen_socket(addr, backlog, ipv6_only, flags, &fd);
     if (r == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         r = ior__posix_error(errno);
     if (r == 0)

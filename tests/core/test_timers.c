@@ -291,6 +291,7 @@ static void test_heap_100000_random_timers_come_out_sorted(void **state)
     unsigned char *cancelled = calloc(BIG + EXTRA, 1);
     ior_callback_t cb;
     void *user;
+    ior_timer_id id;
     long prev = -1, out = 0, i, kept = 0;
     int has;
     (void)state;
@@ -301,7 +302,7 @@ static void test_heap_100000_random_timers_come_out_sorted(void **state)
     ior__timers_init(&h);
     for (i = 0; i < BIG; i++) {
         deadline[i] = lcg() % 5000;
-        assert_int_equal(ior__timers_add(&h, deadline[i], rec_fire,
+        assert_int_equal(ior__timers_add(&h, deadline[i], 0, rec_fire,
                                          (void *)(intptr_t)i, &ids[i]),
                          0);
     }
@@ -315,7 +316,7 @@ static void test_heap_100000_random_timers_come_out_sorted(void **state)
     }
     for (i = BIG; i < BIG + EXTRA; i++) {
         deadline[i] = lcg() % 5000;
-        assert_int_equal(ior__timers_add(&h, deadline[i], rec_fire,
+        assert_int_equal(ior__timers_add(&h, deadline[i], 0, rec_fire,
                                          (void *)(intptr_t)i, &ids[i]),
                          0);
         kept++;
@@ -323,7 +324,7 @@ static void test_heap_100000_random_timers_come_out_sorted(void **state)
     while (ior__timers_next(&h, &has), has) {
         long k;
         assert_int_equal(ior__timers_pop_due(&h, UINT64_MAX, UINT64_MAX, &cb,
-                                             &user),
+                                             &user, &id),
                          1);
         k = (long)(intptr_t)user;
         assert_ptr_equal(cb, rec_fire);
@@ -347,23 +348,168 @@ static void test_heap_pop_due_respects_now_and_seq_limit(void **state)
     ior__timers_t h;
     ior_callback_t cb;
     void *user;
+    ior_timer_id id;
     int has;
     (void)state;
     ior__timers_init(&h);
     assert_int_equal(ior__timers_next(&h, &has), 0);
     assert_int_equal(has, 0);
-    ior__timers_add(&h, 10, rec_fire, (void *)1, NULL);
-    ior__timers_add(&h, 10, rec_fire, (void *)2, NULL);
+    ior__timers_add(&h, 10, 0, rec_fire, (void *)1, NULL);
+    ior__timers_add(&h, 10, 0, rec_fire, (void *)2, NULL);
     assert_int_equal(ior__timers_next(&h, &has), 10);
     assert_int_equal(has, 1);
-    assert_int_equal(ior__timers_pop_due(&h, 9, UINT64_MAX, &cb, &user), 0);
+    assert_int_equal(ior__timers_pop_due(&h, 9, UINT64_MAX, &cb, &user, &id), 0);
     /* Only sequence 0 is below the limit 1. */
-    assert_int_equal(ior__timers_pop_due(&h, 10, 1, &cb, &user), 1);
+    assert_int_equal(ior__timers_pop_due(&h, 10, 1, &cb, &user, &id), 1);
     assert_ptr_equal(user, (void *)1);
-    assert_int_equal(ior__timers_pop_due(&h, 10, 1, &cb, &user), 0);
-    assert_int_equal(ior__timers_pop_due(&h, 10, 2, &cb, &user), 1);
+    assert_int_equal(ior__timers_pop_due(&h, 10, 1, &cb, &user, &id), 0);
+    assert_int_equal(ior__timers_pop_due(&h, 10, 2, &cb, &user, &id), 1);
     assert_ptr_equal(user, (void *)2);
     ior__timers_cleanup(&h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Repeating timers and restart                                        */
+/* ------------------------------------------------------------------ */
+
+static ior_timer_id rep_id;
+static int rep_stop_after; /* cancel from inside the callback at this count */
+
+static void rep_fire(ior_loop_t *loop, void *user)
+{
+    rec_fire(loop, (void *)(intptr_t)ior_loop_now(loop));
+    (void)user;
+    if (nfired == rep_stop_after)
+        assert_int_equal(ior_timer_cancel(loop, rep_id), 0);
+}
+
+/* A repeating timer fires at first, first + p, first + 2p ... with one
+ * handle, and a cancel from inside its callback ends it. */
+static void test_call_every_fires_each_period_until_cancelled(void **state)
+{
+    static const int exp[] = {1005, 1015, 1025};
+    (void)state;
+    reset_fired();
+    rep_stop_after = 3;
+    assert_int_equal(ior_call_every(E.loop, 5, 10, rep_fire, NULL, &rep_id),
+                     0);
+    at(1004);
+    assert_int_equal(nfired, 0);
+    at(1005);
+    at(1014);
+    assert_fired(exp, 1);
+    at(1015);
+    at(1025);
+    assert_fired(exp, 3);
+    at(1035);
+    at(5000);
+    assert_fired(exp, 3);
+    assert_int_equal(ior_timer_cancel(E.loop, rep_id), IOR_ENOENT);
+    assert_int_equal(ior__loop_timeout(E.loop), -1);
+}
+
+/* Late by less than a period, the next deadline keeps the phase; late by
+ * more, the missed firings are skipped (one firing, then now + p). */
+static void test_call_every_keeps_phase_and_skips_missed(void **state)
+{
+    static const int exp[] = {1107, 1110, 1155, 1165};
+    (void)state;
+    reset_fired();
+    rep_stop_after = 4;
+    assert_int_equal(ior_call_every(E.loop, 100, 10, rep_fire, NULL, &rep_id),
+                     0);
+    at(1107); /* 7 late: next at 1110, not 1117 */
+    at(1110);
+    at(1155); /* 1120..1150 missed: one firing, next at 1165 */
+    at(1164);
+    assert_fired(exp, 3);
+    at(1165);
+    assert_fired(exp, 4);
+}
+
+static ior_timer_id again_id;
+static int again_left;
+
+static void again_fire(ior_loop_t *loop, void *user)
+{
+    rec_fire(loop, (void *)(intptr_t)ior_loop_now(loop));
+    (void)user;
+    if (again_left-- > 0)
+        assert_int_equal(ior_timer_restart(loop, again_id, 0), 0);
+}
+
+/* A one-shot timer restarted from inside its callback fires again, with
+ * the same handle, in the next pass even with delay 0; once it returns
+ * without a restart its handle is stale. */
+static void test_timer_restart_from_own_callback(void **state)
+{
+    static const int exp[] = {1020, 1020, 1020};
+    (void)state;
+    reset_fired();
+    again_left = 2;
+    assert_int_equal(ior_call_later(E.loop, 20, again_fire, NULL, &again_id),
+                     0);
+    at(1020);
+    assert_fired(exp, 1);
+    assert_int_equal(ior__loop_timeout(E.loop), 0);
+    at(1020);
+    at(1020);
+    assert_fired(exp, 3);
+    at(1020);
+    assert_fired(exp, 3);
+    assert_int_equal(ior_timer_restart(E.loop, again_id, 5), IOR_ENOENT);
+    assert_int_equal(ior_timer_cancel(E.loop, again_id), IOR_ENOENT);
+}
+
+/* Restarting a pending timer moves its deadline and puts it after timers
+ * already due at the new one; a repeating timer keeps its period from the
+ * new deadline; restart of a stale handle is IOR_ENOENT, of NULL loop
+ * IOR_EINVAL; a period of 0 is IOR_EINVAL. */
+static void test_timer_restart_pending_and_invalid(void **state)
+{
+    static const int exp[] = {2, 1, 1050, 1060};
+    ior_timer_id a, b;
+    (void)state;
+    reset_fired();
+    assert_int_equal(ior_call_later(E.loop, 10, rec_fire, (void *)1, &a), 0);
+    assert_int_equal(ior_call_later(E.loop, 30, rec_fire, (void *)2, &b), 0);
+    assert_int_equal(ior_timer_restart(E.loop, a, 30), 0);
+    at(1010);
+    assert_int_equal(nfired, 0);
+    at(1030);
+    assert_fired(exp, 2);
+    assert_int_equal(ior_timer_restart(E.loop, a, 1), IOR_ENOENT);
+    assert_int_equal(ior_timer_restart(E.loop, 0, 1), IOR_ENOENT);
+    assert_int_equal(ior_timer_restart(NULL, a, 1), IOR_EINVAL);
+    assert_int_equal(ior_call_every(E.loop, 1, 0, rec_fire, NULL, NULL),
+                     IOR_EINVAL);
+    assert_int_equal(ior_call_every(NULL, 1, 1, rec_fire, NULL, NULL),
+                     IOR_EINVAL);
+    assert_int_equal(ior_call_every(E.loop, 1, 1, NULL, NULL, NULL),
+                     IOR_EINVAL);
+    rep_stop_after = 4;
+    assert_int_equal(ior_call_every(E.loop, 5, 10, rep_fire, NULL, &rep_id),
+                     0);
+    assert_int_equal(ior_timer_restart(E.loop, rep_id, 20), 0);
+    at(1035);
+    assert_int_equal(nfired, 2);
+    at(1050);
+    at(1060);
+    assert_fired(exp, 4);
+    assert_int_equal(ior_timer_cancel(E.loop, rep_id), IOR_ENOENT);
+}
+
+/* ior_loop_free drops a repeating timer without firing it. */
+static void test_loop_free_drops_repeating_timer(void **state)
+{
+    (void)state;
+    reset_fired();
+    rep_stop_after = 0;
+    assert_int_equal(ior_call_every(E.loop, 0, 1, rep_fire, NULL, &rep_id),
+                     0);
+    at(1000);
+    at(1001);
+    assert_int_equal(nfired, 2);
 }
 
 int main(void)
@@ -382,6 +528,11 @@ int main(void)
         ENV_TEST(test_loop_free_drops_timers_without_firing),
         ENV_TEST(test_heap_100000_random_timers_come_out_sorted),
         ENV_TEST(test_heap_pop_due_respects_now_and_seq_limit),
+        ENV_TEST(test_call_every_fires_each_period_until_cancelled),
+        ENV_TEST(test_call_every_keeps_phase_and_skips_missed),
+        ENV_TEST(test_timer_restart_from_own_callback),
+        ENV_TEST(test_timer_restart_pending_and_invalid),
+        ENV_TEST(test_loop_free_drops_repeating_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,23 +307,29 @@ static void s_accept(ior_listener_t *l, void *user, ior_transport_t *t)
 
 static const ior_listener_ops_t server_ops = {s_accept, NULL};
 
-int nu_server_start(nu_server_t *s, ior_loop_t *loop, const char *ip,
-                    unsigned flags, int backlog)
+int nu_server_start_at(nu_server_t *s, ior_loop_t *loop, const ior_addr_t *addr,
+                       unsigned flags, int backlog)
 {
-    ior_addr_t a;
     ior_listen_options_t o = {0, 0, 0};
     int r;
     s->flags = flags;
     o.backlog = backlog;
     o.ipv6_only = s->ipv6_only;
     o.flags = s->listen_flags;
-    assert_int_equal(ior_addr_parse(&a, ip, 0), 0);
-    r = ior_tcp_listen(loop, &a, &o, &server_ops, s, &s->l);
+    r = ior_tcp_listen(loop, addr, &o, &server_ops, s, &s->l);
     if (r != 0)
         return r;
     assert_int_equal(ior_listener_address(s->l, &s->addr), 0);
     assert_true(s->addr.port != 0);
     return 0;
+}
+
+int nu_server_start(nu_server_t *s, ior_loop_t *loop, const char *ip,
+                    unsigned flags, int backlog)
+{
+    ior_addr_t a;
+    assert_int_equal(ior_addr_parse(&a, ip, 0), 0);
+    return nu_server_start_at(s, loop, &a, flags, backlog);
 }
 
 void nu_server_close(nu_server_t *s)

@@ -104,6 +104,9 @@ typedef struct nu_server {
 /* Listens on ip (port 0); returns 0 or the IOR_E* code. */
 int nu_server_start(nu_server_t *s, ior_loop_t *loop, const char *ip,
                     unsigned flags, int backlog);
+/* Listens on addr itself (its port too), e.g. a second SO_REUSEPORT one. */
+int nu_server_start_at(nu_server_t *s, ior_loop_t *loop, const ior_addr_t *addr,
+                       unsigned flags, int backlog);
 void nu_server_close(nu_server_t *s);
 void nu_server_free_conns(nu_server_t *s);
 
