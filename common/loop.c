@@ -16,6 +16,7 @@ int ior__core_loop_init(ior_loop_t *loop, const char *backend_name,
     loop->pending_head = loop->pending_tail = NULL;
     loop->transports = NULL;
     loop->handles = NULL;
+    loop->polls = NULL;
     loop->active = 0;
     loop->max_events = max_events;
     loop->running = 0;

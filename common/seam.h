@@ -148,6 +148,7 @@ struct ior_loop {
     /* Every live transport (for ior_loop_free). */
     ior_transport_t *transports;
     ior__handle_t *handles;
+    struct ior_poll *polls; /* open poll handles (common/poll.c) */
     size_t active;         /* transports + handles + other refs */
     unsigned max_events;   /* per poll dispatch */
     int running;
@@ -671,5 +672,39 @@ ior__proc_t *ior__os_process_alloc(ior_loop_t *loop,
 int ior__os_process_start(ior__proc_t *p, const ior_process_options_t *opts);
 /* Sends signum (> 0; the exit not yet reported). IOR_ESTATE if gone. */
 int ior__os_process_kill(ior__proc_t *p, int signum);
+
+/* ------------------------------------------------------------------ */
+/* Poll handles for foreign sockets (common/poll.c)                    */
+/* ------------------------------------------------------------------ */
+
+/* Reported by a backend with the events: error or hang-up on the socket. */
+#define IOR__POLL_ERROR 0x100u
+
+/* The start of each backend's poll handle. */
+struct ior_poll {
+    ior__handle_t handle; /* first: ior_loop_free closes it */
+    ior_loop_t *loop;
+    struct ior_poll *next; /* loop->polls */
+    intptr_t sock;
+    ior_poll_cb_t cb;
+    void *user;
+    unsigned events; /* IOR_POLL_* asked; 0 when stopped */
+    unsigned char closed;
+};
+
+/*
+ * Allocates the backend's handle (struct ior_poll first, zeroed) for sock
+ * (not -1): IOR_EBADF when it is not an open socket. Watches nothing yet.
+ */
+int ior__os_poll_open(ior_loop_t *loop, intptr_t sock, ior_poll_t **out);
+/* p->events changed (0: stop). Errors other than IOR_ENOMEM are rare. */
+int ior__os_poll_update(ior_poll_t *p);
+/* p->closed is set: stop, and free p once the OS lets go. */
+void ior__os_poll_close(ior_poll_t *p);
+/*
+ * The backend saw events on p's socket (IOR_POLL_* and IOR__POLL_ERROR),
+ * or status < 0: the watch failed. Filters, stops on failure, calls back.
+ */
+void ior__core_poll_ready(ior_poll_t *p, int status, unsigned events);
 
 #endif /* IOR_SEAM_H */

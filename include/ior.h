@@ -701,6 +701,71 @@ int ior_udp_set_multicast_interface(ior_udp_t *u, const ior_addr_t *iface);
 void ior_udp_close(ior_udp_t *u);
 
 /* ------------------------------------------------------------------ */
+/* Readiness of sockets owned by another library                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A poll handle watches a socket that ior does not own (c-ares, libcurl's
+ * multi interface, libpq, ZeroMQ, libssh2 hand one over and ask "tell me
+ * when it is readable or writable"), as libuv's uv_poll. IOCP asks the
+ * AFD driver (IOCTL_AFD_POLL) on the loop's completion port; POSIX uses
+ * the loop's epoll or poll. The socket stays the caller's: ior never
+ * reads, writes or closes it.
+ *
+ * Level-triggered on every backend: while the socket is ready for an
+ * event that was asked, the callback runs again on each loop iteration,
+ * until the caller reads, writes, changes the events or stops.
+ *
+ *   IOR_POLL_READABLE    data, EOF, a connection to accept, or an error.
+ *   IOR_POLL_WRITABLE    room to send, or a connect that finished (either
+ *                        way: read SO_ERROR to learn which).
+ *   IOR_POLL_DISCONNECT  the peer closed its side (FIN) or reset.
+ * An error or reset on the socket reports every event that was asked.
+ */
+typedef struct ior_poll ior_poll_t;
+
+#define IOR_POLL_READABLE 0x1u
+#define IOR_POLL_WRITABLE 0x2u
+#define IOR_POLL_DISCONNECT 0x4u
+
+/*
+ * status 0: events holds the ready events (only those asked). status < 0:
+ * the watch itself failed (IOR_EBADF: the OS says the socket was closed
+ * under it; IOR_ENOMEM, IOR_EIO), events is 0 and the handle is stopped.
+ */
+typedef void (*ior_poll_cb_t)(ior_poll_t *p, void *user, int status,
+                              unsigned events);
+
+/*
+ * A stopped poll handle for os_socket (a POSIX descriptor, or a Windows
+ * SOCKET cast to intptr_t), which must stay open until the handle is
+ * closed. One handle per socket and loop: a second is IOR_EBUSY. Never
+ * one for a socket ior itself owns (a transport's or listener's).
+ * IOR_EINVAL (NULL arguments, -1), IOR_EBADF (not an open socket),
+ * IOR_ENOMEM.
+ */
+int ior_poll_open(ior_loop_t *loop, intptr_t os_socket, ior_poll_cb_t cb,
+                  void *user, ior_poll_t **out);
+
+/*
+ * Starts watching events (IOR_POLL_* bits, not 0), or changes them on a
+ * started handle; from inside the callback too. A started handle keeps
+ * ior_loop_run running, a stopped one does not. IOR_EINVAL (unknown bits,
+ * 0, a closed handle).
+ */
+int ior_poll_start(ior_poll_t *p, unsigned events);
+
+/* Stops watching; the callback does not run again until a start. */
+int ior_poll_stop(ior_poll_t *p);
+
+/*
+ * Stops and frees the handle (once the OS has let go of a request in
+ * flight); the callback never runs again. From inside the callback too.
+ * The socket is left open. ior_loop_free closes handles still open.
+ */
+void ior_poll_close(ior_poll_t *p);
+
+/* ------------------------------------------------------------------ */
 /* Child processes                                                     */
 /* ------------------------------------------------------------------ */
 

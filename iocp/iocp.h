@@ -67,6 +67,15 @@ struct ior__iocp_op {
 
 struct ior__iocp_sock;
 
+/* ntdll's IO_STATUS_BLOCK, for the Nt calls looked up at run time. */
+typedef struct ior__iosb {
+    union {
+        LONG status;
+        PVOID pointer;
+    } u;
+    ULONG_PTR information;
+} ior__iosb_t;
+
 typedef struct ior__iocp_loop {
     struct ior_loop base;
     HANDLE port;
@@ -94,6 +103,8 @@ typedef struct ior__iocp_loop {
     size_t read_budget; /* IOR__IOCP_READ_BUDGET; tests change it */
     /* For tests: zero-byte reads posted because the budget was spent. */
     unsigned long budget_zero_reads;
+    /* \Device\Afd, opened for the first poll handle (poll_handle.c). */
+    HANDLE afd;
 } ior__iocp_loop_t;
 
 static inline ior__iocp_loop_t *ior__iocp_loop(ior_loop_t *loop)

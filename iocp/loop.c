@@ -137,6 +137,8 @@ void ior__os_loop_destroy(ior_loop_t *loop)
         SetEvent(interrupt_gone);
     }
     ReleaseSRWLockExclusive(&interrupt_lock);
+    if (lp->afd != NULL)
+        CloseHandle(lp->afd);
     CloseHandle(lp->port);
     ior__free(lp->entries);
     ior__free(lp->drain_buf);

@@ -36,13 +36,6 @@
 #endif
 
 /* NtQueryInformationFile(FileModeInformation), looked up at run time. */
-typedef struct ior__iosb {
-    union {
-        LONG status;
-        PVOID pointer;
-    } u;
-    ULONG_PTR information;
-} ior__iosb_t;
 typedef LONG(NTAPI *ior__nt_qif_fn)(HANDLE, ior__iosb_t *, PVOID, ULONG, ULONG);
 #define IOR__FILE_MODE_INFORMATION 16
 #define IOR__FILE_SYNCHRONOUS_IO_ALERT 0x10u

@@ -60,6 +60,8 @@ static uint32_t ep_mask(unsigned events)
         m |= EPOLLIN;
     if (events & IOR__IO_WRITE)
         m |= EPOLLOUT;
+    if (events & IOR__IO_RDHUP)
+        m |= EPOLLRDHUP;
     return m;
 }
 
@@ -181,6 +183,8 @@ static void ep_wait(ior__posix_loop_t *pl, int timeout_ms, unsigned max)
             rev |= IOR__IO_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))
             rev |= IOR__IO_ERR;
+        if (e & EPOLLRDHUP)
+            rev |= IOR__IO_RDHUP;
         /* Closed or no longer interested since the batch was taken. */
         if (io->fd < 0 || !io->registered)
             continue;

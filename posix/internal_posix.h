@@ -35,6 +35,11 @@
 #define IOR__IO_WRITE 0x2u
 /* Only reported, never asked for: error or hang-up. */
 #define IOR__IO_ERR 0x4u
+/*
+ * Asked for and reported: the peer closed its side (EPOLLRDHUP, poll's
+ * POLLRDHUP where it exists). Only poll handles ask for it.
+ */
+#define IOR__IO_RDHUP 0x8u
 
 struct ior__posix_loop;
 struct ior__posix_io;

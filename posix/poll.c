@@ -47,6 +47,10 @@ static short pl_mask(unsigned events)
         m |= POLLIN;
     if (events & IOR__IO_WRITE)
         m |= POLLOUT;
+#ifdef POLLRDHUP
+    if (events & IOR__IO_RDHUP)
+        m |= POLLRDHUP;
+#endif
     return m;
 }
 
@@ -125,6 +129,10 @@ static unsigned pl_events(short re)
         rev |= IOR__IO_WRITE;
     if (re & (POLLERR | POLLHUP | POLLNVAL))
         rev |= IOR__IO_ERR;
+#ifdef POLLRDHUP
+    if (re & POLLRDHUP)
+        rev |= IOR__IO_RDHUP;
+#endif
     return rev;
 }
 

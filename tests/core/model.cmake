@@ -25,7 +25,8 @@ set(_ior_model_sources
     ${_ior_model_dir}/model_fake.c
     ${_ior_model_dir}/fake_os_stubs.c
     ${_ior_model_dir}/fake_udp.c
-    ${_ior_model_dir}/fake_pipe.c)
+    ${_ior_model_dir}/fake_pipe.c
+    ${_ior_model_dir}/fake_poll.c)
 
 add_executable(core_model
     ${_ior_model_sources}

@@ -44,6 +44,25 @@ void nu_platform_close_handle(intptr_t h);
  * Windows: loopback TCP), for ior_pipe_open over sockets. 0, or -1.
  */
 int nu_platform_socketpair(intptr_t *a, intptr_t *b);
+/*
+ * Raw sockets that ior does not own, for the poll-handle tests (the part
+ * of a foreign library). tcp_pair: a connected loopback TCP pair, both
+ * non-blocking. send/recv: bytes, 0 for EOF (recv), -1 would block or an
+ * error. reset: close with an RST (SO_LINGER 0). connect_start: a
+ * non-blocking TCP socket with a connect to 127.0.0.1:port under way.
+ * socket_error: SO_ERROR (0, or the OS code). udp_pair: two loopback UDP
+ * sockets, each connected to the other, non-blocking. accept: one
+ * connection from a listener, or -1.
+ */
+int nu_platform_tcp_pair(intptr_t *a, intptr_t *b);
+int nu_platform_udp_pair(intptr_t *a, intptr_t *b);
+long nu_platform_send(intptr_t h, const void *buf, size_t len);
+long nu_platform_recv(intptr_t h, void *buf, size_t len);
+int nu_platform_shutdown_write(intptr_t h);
+void nu_platform_reset(intptr_t h);
+int nu_platform_connect_start(uint16_t port, intptr_t *h);
+int nu_platform_socket_error(intptr_t h);
+int nu_platform_accept(intptr_t l, intptr_t *h);
 /* A new empty temporary file; its path in buf. Returns 0, or -1. */
 int nu_platform_temp_file(char *buf, size_t len);
 /* Opens path for reading, or for writing (truncated). 0, or -1. */

@@ -212,6 +212,140 @@ int nu_platform_socketpair(intptr_t *a, intptr_t *b)
     return 0;
 }
 
+/* --- Raw sockets for the poll-handle tests -------------------------------- */
+
+static int nonblocking(SOCKET s)
+{
+    u_long on = 1;
+    return ioctlsocket(s, FIONBIO, &on) == 0 ? 0 : -1;
+}
+
+int nu_platform_tcp_pair(intptr_t *a, intptr_t *b)
+{
+    WSADATA wsa;
+    if (nu_platform_socketpair(a, b) != 0)
+        return -1;
+    WSAStartup(MAKEWORD(2, 2), &wsa); /* one WSACleanup per socket closed */
+    if (nonblocking((SOCKET)*a) != 0 || nonblocking((SOCKET)*b) != 0) {
+        nu_platform_close_socket(*a);
+        nu_platform_close_socket(*b);
+        return -1;
+    }
+    return 0;
+}
+
+static SOCKET udp_bound(struct sockaddr_in *sin)
+{
+    int len = sizeof(*sin);
+    SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (s == INVALID_SOCKET)
+        return s;
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)sin, sizeof(*sin)) != 0 ||
+        getsockname(s, (struct sockaddr *)sin, &len) != 0 ||
+        nonblocking(s) != 0) {
+        closesocket(s);
+        return INVALID_SOCKET;
+    }
+    return s;
+}
+
+int nu_platform_udp_pair(intptr_t *a, intptr_t *b)
+{
+    WSADATA wsa;
+    struct sockaddr_in sa, sb;
+    SOCKET x, y;
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+        return -1;
+    x = udp_bound(&sa);
+    y = udp_bound(&sb);
+    if (x == INVALID_SOCKET || y == INVALID_SOCKET ||
+        connect(x, (struct sockaddr *)&sb, sizeof(sb)) != 0 ||
+        connect(y, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (x != INVALID_SOCKET)
+            closesocket(x);
+        if (y != INVALID_SOCKET)
+            closesocket(y);
+        return -1;
+    }
+    WSAStartup(MAKEWORD(2, 2), &wsa); /* one WSACleanup per socket closed */
+    *a = (intptr_t)x;
+    *b = (intptr_t)y;
+    return 0;
+}
+
+long nu_platform_send(intptr_t h, const void *buf, size_t len)
+{
+    int n = send((SOCKET)h, (const char *)buf, (int)len, 0);
+    return n == SOCKET_ERROR ? -1 : (long)n;
+}
+
+long nu_platform_recv(intptr_t h, void *buf, size_t len)
+{
+    int n = recv((SOCKET)h, (char *)buf, (int)len, 0);
+    return n == SOCKET_ERROR ? -1 : (long)n;
+}
+
+int nu_platform_shutdown_write(intptr_t h)
+{
+    return shutdown((SOCKET)h, SD_SEND) == 0 ? 0 : -1;
+}
+
+void nu_platform_reset(intptr_t h)
+{
+    struct linger lg;
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    setsockopt((SOCKET)h, SOL_SOCKET, SO_LINGER, (const char *)&lg,
+               (int)sizeof(lg));
+    nu_platform_close_socket(h);
+}
+
+int nu_platform_connect_start(uint16_t port, intptr_t *h)
+{
+    WSADATA wsa;
+    struct sockaddr_in sin;
+    SOCKET s;
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+        return -1;
+    s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET || nonblocking(s) != 0)
+        return -1;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port);
+    if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) != 0 &&
+        WSAGetLastError() != WSAEWOULDBLOCK) {
+        closesocket(s);
+        return -1;
+    }
+    *h = (intptr_t)s;
+    return 0;
+}
+
+int nu_platform_socket_error(intptr_t h)
+{
+    int err = 0;
+    int len = (int)sizeof(err);
+    if (getsockopt((SOCKET)h, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+        return -1;
+    return err;
+}
+
+int nu_platform_accept(intptr_t l, intptr_t *h)
+{
+    WSADATA wsa;
+    SOCKET s = accept((SOCKET)l, NULL, NULL);
+    if (s == INVALID_SOCKET)
+        return -1;
+    WSAStartup(MAKEWORD(2, 2), &wsa); /* one WSACleanup per socket closed */
+    *h = (intptr_t)s;
+    return 0;
+}
+
 int nu_platform_refused_os_error(void)
 {
     return WSAECONNREFUSED;

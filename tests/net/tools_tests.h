@@ -2,6 +2,25 @@
 #ifndef IOR_TOOLS_TESTS_H
 #define IOR_TOOLS_TESTS_H
 
-#define TOOLS_POLL_TESTS
+void test_poll_readable_is_level_triggered(void **state);
+void test_poll_writable_then_change_events(void **state);
+void test_poll_peer_fin_is_readable_and_disconnect(void **state);
+void test_poll_peer_reset_reports_every_asked_event(void **state);
+void test_poll_connect_refused_is_writable(void **state);
+void test_poll_listener_readable_on_connection(void **state);
+void test_poll_udp_readable(void **state);
+void test_poll_lifetime(void **state);
+void test_poll_bad_input(void **state);
+
+#define TOOLS_POLL_TESTS                                                     \
+    cmocka_unit_test(test_poll_readable_is_level_triggered),                 \
+        cmocka_unit_test(test_poll_writable_then_change_events),             \
+        cmocka_unit_test(test_poll_peer_fin_is_readable_and_disconnect),     \
+        cmocka_unit_test(test_poll_peer_reset_reports_every_asked_event),    \
+        cmocka_unit_test(test_poll_connect_refused_is_writable),             \
+        cmocka_unit_test(test_poll_listener_readable_on_connection),         \
+        cmocka_unit_test(test_poll_udp_readable),                            \
+        cmocka_unit_test(test_poll_lifetime),                                \
+        cmocka_unit_test(test_poll_bad_input),
 
 #endif
