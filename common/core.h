@@ -33,6 +33,20 @@ int ior__timers_pop_due(ior__timers_t *h, uint64_t now, uint64_t seq_limit,
 void ior__timers_fired(ior__timers_t *h, ior_timer_id id, uint64_t now);
 
 /* ------------------------------------------------------------------ */
+/* Connect requests (tcp_connect.c), for connect_many.c                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * ior_tcp_connect that also hands back the request, valid until its
+ * callback has run, so it can be cancelled.
+ */
+int ior__tcp_connect_start(ior_loop_t *loop, const ior_addr_t *addr,
+                           const ior_connect_options_t *opts,
+                           ior_connect_cb cb, void *user, ior__connect_t **out);
+/* The request ends with IOR_ECANCELED (its callback may run right away). */
+void ior__tcp_connect_cancel(ior__connect_t *c);
+
+/* ------------------------------------------------------------------ */
 /* Write queue                                                         */
 /* ------------------------------------------------------------------ */
 

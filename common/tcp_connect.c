@@ -61,9 +61,9 @@ static void connect_handle_close(ior__handle_t *h)
     connect_decide(c, IOR_ECANCELED);
 }
 
-int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
-                    const ior_connect_options_t *opts, ior_connect_cb cb,
-                    void *user)
+int ior__tcp_connect_start(ior_loop_t *loop, const ior_addr_t *addr,
+                           const ior_connect_options_t *opts,
+                           ior_connect_cb cb, void *user, ior__connect_t **out)
 {
     const ior_addr_t *bind = opts != NULL ? opts->bind : NULL;
     ior__connect_t *c = NULL;
@@ -97,8 +97,22 @@ int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
     }
     c->handle.close = connect_handle_close;
     ior__core_handle_add(loop, &c->handle);
+    if (out != NULL)
+        *out = c;
     ior__os_connect_start(c);
     return 0;
+}
+
+int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                    const ior_connect_options_t *opts, ior_connect_cb cb,
+                    void *user)
+{
+    return ior__tcp_connect_start(loop, addr, opts, cb, user, NULL);
+}
+
+void ior__tcp_connect_cancel(ior__connect_t *c)
+{
+    connect_decide(c, IOR_ECANCELED);
 }
 
 void ior__core_connect_done(ior__connect_t *c, ior_transport_t *t, int status,

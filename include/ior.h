@@ -561,6 +561,38 @@ int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
                     const ior_connect_options_t *opts, ior_connect_cb cb,
                     void *user);
 
+/* How long an attempt of ior_tcp_connect_addrs/_name runs alone. */
+#define IOR_CONNECT_ATTEMPT_DELAY_MS 250
+
+/*
+ * Connects to the first of addrs that answers, as RFC 8305 "Happy
+ * Eyeballs": the addresses are tried with the families alternating
+ * (starting with addrs[0]'s), one attempt at a time; the next starts
+ * IOR_CONNECT_ATTEMPT_DELAY_MS after the last one or as soon as every
+ * running attempt has failed. The first success wins and the other
+ * attempts are cancelled (one that connects anyway is closed). cb runs
+ * once, from the loop, never inside this call: with the transport, or
+ * with the last attempt's failure and its os_error, IOR_ETIMEDOUT when
+ * opts->timeout_ms (one limit for the whole) ran out, IOR_ECANCELED at
+ * ior_loop_free. opts->bind (may be NULL) keeps only addresses of its
+ * family (none left: IOR_EAFNOSUPPORT). IOR_EINVAL (NULLs, n 0, a bad
+ * family), IOR_ENOMEM, or ior_tcp_connect's code when no attempt could
+ * start (then cb never runs).
+ */
+int ior_tcp_connect_addrs(ior_loop_t *loop, const ior_addr_t *addrs,
+                          size_t n, const ior_connect_options_t *opts,
+                          ior_connect_cb cb, void *user);
+
+/*
+ * Resolves host (ior_resolve) and connects to its addresses as
+ * ior_tcp_connect_addrs, IPv6 first (Twisted's connectTCP(host)). The
+ * timeout covers the resolution too; a name that does not resolve is
+ * cb(IOR_ENAME). IOR_EINVAL, IOR_ENOMEM (then cb never runs).
+ */
+int ior_tcp_connect_name(ior_loop_t *loop, const char *host, uint16_t port,
+                         const ior_connect_options_t *opts, ior_connect_cb cb,
+                         void *user);
+
 /* The local and remote addresses of a connected TCP transport. */
 int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out);
 int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out);

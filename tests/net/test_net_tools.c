@@ -213,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_timers_repeat_and_restart_on_the_loop),
         cmocka_unit_test(test_listen_reuseport),
         TOOLS_POLL_TESTS
+        TOOLS_CONNECT_TESTS
     };
     ior_loop_t *loop;
     const char *only = test_getenv("IOR_TEST_FILTER");

@@ -12,6 +12,21 @@ void test_poll_udp_readable(void **state);
 void test_poll_lifetime(void **state);
 void test_poll_bad_input(void **state);
 
+void test_connect_addrs_falls_through_a_refusal(void **state);
+void test_connect_addrs_all_refused_reports_the_last(void **state);
+void test_connect_addrs_delay_timeout_and_cancel(void **state);
+void test_connect_addrs_loop_free_cancels(void **state);
+void test_connect_name(void **state);
+void test_connect_many_bad_input(void **state);
+
+#define TOOLS_CONNECT_TESTS                                                  \
+    cmocka_unit_test(test_connect_addrs_falls_through_a_refusal),            \
+        cmocka_unit_test(test_connect_addrs_all_refused_reports_the_last),   \
+        cmocka_unit_test(test_connect_addrs_delay_timeout_and_cancel),       \
+        cmocka_unit_test(test_connect_addrs_loop_free_cancels),              \
+        cmocka_unit_test(test_connect_name),                                 \
+        cmocka_unit_test(test_connect_many_bad_input),
+
 #define TOOLS_POLL_TESTS                                                     \
     cmocka_unit_test(test_poll_readable_is_level_triggered),                 \
         cmocka_unit_test(test_poll_writable_then_change_events),             \
