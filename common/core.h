@@ -45,6 +45,18 @@ int ior__tcp_connect_start(ior_loop_t *loop, const ior_addr_t *addr,
                            ior_connect_cb cb, void *user, ior__connect_t **out);
 /* The request ends with IOR_ECANCELED (its callback may run right away). */
 void ior__tcp_connect_cancel(ior__connect_t *c);
+/*
+ * What every connect does once the backend made its request (c->peer set
+ * for TCP, c->local for IPC): the timeout, the handle, the start. On an
+ * error c is discarded.
+ */
+int ior__connect_begin(ior__connect_t *c, ior_loop_t *loop,
+                       const ior_connect_options_t *opts, ior_connect_cb cb,
+                       void *user, ior__connect_t **out);
+/* What every listen does once the backend made its listener. */
+int ior__listener_begin(ior_listener_t *l, ior_loop_t *loop,
+                        const ior_listener_ops_t *ops, void *user,
+                        ior_listener_t **out);
 
 /* ------------------------------------------------------------------ */
 /* Write queue                                                         */

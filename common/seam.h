@@ -353,6 +353,8 @@ int ior__addr_is_loopback(const ior_addr_t *a);
 /* ------------------------------------------------------------------ */
 
 #define IOR__DEFAULT_BACKLOG 511
+/* How often a local connect retries a server with no free instance. */
+#define IOR__LOCAL_BUSY_RETRY_MS 10
 #define IOR__ACCEPT_RETRY_MS 100
 /* Linux's TCP_KEEPIDLE limit; the same bound on every backend. */
 #define IOR__KEEPALIVE_MAX_IDLE 32767u
@@ -370,6 +372,7 @@ struct ior_listener {
     ior_timer_id retry;     /* accept retry after a resource error, or 0 */
     unsigned char starting; /* inside ior_tcp_listen: accept_error is quiet */
     unsigned char closed;   /* ior_listener_close ran: report nothing more */
+    unsigned char local;    /* a local (IPC) listener: no address */
 };
 
 /*
@@ -385,6 +388,7 @@ typedef struct ior__connect {
     ior_addr_t peer;    /* the target, after the wildcard mapping */
     ior_timer_id timer; /* the timeout option, or 0 */
     int status;
+    unsigned char local; /* a local (IPC) connect: not TCP, no peer */
 } ior__connect_t;
 
 /*
@@ -518,6 +522,17 @@ int ior__os_listener_start(ior_listener_t *l);
 void ior__os_listener_resume(ior_listener_t *l);
 /* Stops accepting, closes the socket; frees l once nothing uses it. */
 void ior__os_listener_close(ior_listener_t *l);
+/*
+ * Local IPC (common/local.c): name is checked (not empty, fits). POSIX:
+ * an AF_UNIX path; Windows: a full \\.\pipe\ name. A listener as
+ * ior__os_tcp_listen makes one (l->local set by the core); a connect
+ * request as ior__os_tcp_connect, started by ior__os_connect_start.
+ */
+int ior__os_local_listen(ior_loop_t *loop, const char *name,
+                         ior_listener_t **out);
+int ior__os_local_connect(ior_loop_t *loop, const char *name,
+                          ior__connect_t **out);
+
 /*
  * Allocates the backend's request (ior__connect_t first, zeroed), creates
  * the socket and binds it (to bind, same family as addr, or the wildcard

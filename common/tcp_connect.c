@@ -81,10 +81,19 @@ int ior__tcp_connect_start(ior_loop_t *loop, const ior_addr_t *addr,
     r = ior__os_tcp_connect(loop, &peer, bind, &c);
     if (r != 0)
         return r;
+    c->peer = peer;
+    return ior__connect_begin(c, loop, opts, cb, user, out);
+}
+
+int ior__connect_begin(ior__connect_t *c, ior_loop_t *loop,
+                       const ior_connect_options_t *opts, ior_connect_cb cb,
+                       void *user, ior__connect_t **out)
+{
+    int r;
+
     c->loop = loop;
     c->cb = cb;
     c->user = user;
-    c->peer = peer;
     c->timer = 0;
     c->status = 0;
     if (opts != NULL && opts->timeout_ms > 0) {
@@ -136,9 +145,11 @@ void ior__core_connect_done(ior__connect_t *c, ior_transport_t *t, int status,
         c->cb(loop, c->user, NULL, status != 0 ? status : IOR_EIO, os_error);
         return;
     }
-    t->tcp = 1;
-    t->peer = c->peer;
-    ior__addr_unmap(&t->peer);
+    if (!c->local) {
+        t->tcp = 1;
+        t->peer = c->peer;
+        ior__addr_unmap(&t->peer);
+    }
     c->cb(loop, c->user, t, 0, 0);
     ior__transport_begin(t);
 }

@@ -45,6 +45,15 @@ int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
     r = ior__os_tcp_listen(loop, addr, backlog, v6only, flags, &l);
     if (r != 0)
         return r;
+    return ior__listener_begin(l, loop, ops, user, out);
+}
+
+int ior__listener_begin(ior_listener_t *l, ior_loop_t *loop,
+                        const ior_listener_ops_t *ops, void *user,
+                        ior_listener_t **out)
+{
+    int r;
+
     l->loop = loop;
     l->ops = ops;
     l->user = user;
@@ -71,6 +80,8 @@ int ior_listener_address(const ior_listener_t *l, ior_addr_t *out)
 {
     if (l == NULL || out == NULL)
         return IOR_EINVAL;
+    if (l->local)
+        return IOR_ENOTSUP; /* a name, not an address */
     *out = l->addr;
     return 0;
 }

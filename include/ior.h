@@ -605,6 +605,46 @@ int ior_transport_set_keepalive(ior_transport_t *t, int on,
                                 unsigned idle_seconds);
 
 /* ------------------------------------------------------------------ */
+/* Local IPC: Unix domain sockets, Windows named pipes                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Listens on a local name; connections arrive as ordinary transports
+ * through ops (as ior_tcp_listen). POSIX: name is the path of an AF_UNIX
+ * stream socket (at most 107 bytes); a socket file left by a dead server
+ * is replaced, a live server's is IOR_EADDRINUSE, and any other file at
+ * the path is IOR_EADDRINUSE and left alone; ior_listener_close removes
+ * the socket file. Windows: a named pipe, name either "\\.\pipe\NAME" or
+ * a bare NAME meaning that (at most 256 characters); the first instance
+ * is created with FILE_FLAG_FIRST_PIPE_INSTANCE, so a second server on
+ * the same name is IOR_EADDRINUSE; remote clients are refused; the pipe
+ * has the default security of the current user. Half-close: on POSIX
+ * ior_transport_lose_write_connection shuts the socket's write side as on
+ * TCP; a named pipe has no half-close, so there the transport's
+ * write_connection_lost... see DESIGN.md ("Local IPC"). ior_listener_address
+ * is IOR_ENOTSUP. IOR_EINVAL (NULLs, empty or too long name),
+ * IOR_EADDRINUSE, IOR_EACCES, IOR_ENOENT (no such directory), IOR_EMFILE,
+ * IOR_ENOMEM.
+ */
+int ior_local_listen(ior_loop_t *loop, const char *name,
+                     const ior_listener_ops_t *ops, void *user,
+                     ior_listener_t **out);
+
+/*
+ * Connects to a local name (as ior_local_listen names it); cb as for
+ * ior_tcp_connect: the transport, or IOR_ENOENT (nobody listens on that
+ * name; POSIX: no such file), IOR_ECONNREFUSED (POSIX: a socket file
+ * nobody serves), IOR_EACCES, IOR_ETIMEDOUT (opts->timeout_ms), or
+ * IOR_ECANCELED. A Windows server whose instances are all taken
+ * (ERROR_PIPE_BUSY) is retried from the loop every 10 ms until one is
+ * free or the timeout ends; no thread waits in WaitNamedPipe. opts may be
+ * NULL; opts->bind must be NULL. IOR_EINVAL, IOR_ENOMEM.
+ */
+int ior_local_connect(ior_loop_t *loop, const char *name,
+                      const ior_connect_options_t *opts, ior_connect_cb cb,
+                      void *user);
+
+/* ------------------------------------------------------------------ */
 /* Name resolution                                                     */
 /* ------------------------------------------------------------------ */
 

@@ -170,6 +170,15 @@ void ior__posix_close_fd(int fd);
 /* A non-blocking, close-on-exec pipe; 0 or -errno. */
 int ior__posix_pipe(int fds[2]);
 
+/*
+ * A listener for the listening AF_UNIX socket fd bound at path (copied;
+ * unlinked when the listener closes). On error the caller closes fd.
+ */
+int ior__posix_listener_wrap(int fd, const char *path, ior_listener_t **out);
+/* The AF_UNIX address of path: IOR_EINVAL when it does not fit. */
+int ior__posix_unix_sockaddr(const char *path, struct sockaddr_storage *ss,
+                             socklen_t *len);
+
 /* Frees mem now, or when the running dispatch ends. */
 void ior__posix_free_later(ior__posix_loop_t *pl, ior__posix_later_t *z,
                            void *mem);

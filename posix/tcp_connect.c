@@ -20,6 +20,8 @@ typedef struct connect_req {
     ior__posix_fd_t *f;
     ior_timer_id early; /* the zero-delay report of an immediate failure */
     int early_err;      /* its errno */
+    struct sockaddr_storage to; /* the target */
+    socklen_t to_len;
 } connect_req_t;
 
 static void req_free(connect_req_t *c)
@@ -51,7 +53,8 @@ static void req_finish(connect_req_t *c, int err)
         c->f = NULL;
         c->io.fd = -1;
         ior__posix_fd_open(f, loop, fd);
-        ior__core_tcp_addrs(&f->base, &host, NULL);
+        if (!c->base.local)
+            ior__core_tcp_addrs(&f->base, &host, NULL);
         ior__core_connect_done(&c->base, &f->base, 0, 0);
     } else {
         ior__core_connect_done(&c->base, NULL, ior__posix_error(err), err);
@@ -82,6 +85,48 @@ static void on_early(ior_loop_t *loop, void *user)
     req_finish(c, c->early_err);
 }
 
+/* A request with its transport and a socket for the target in c->to. */
+static int req_new(const struct sockaddr_storage *to, socklen_t to_len,
+                   connect_req_t **out)
+{
+    connect_req_t *c = ior__calloc(1, sizeof(*c));
+    int fd;
+    if (c == NULL)
+        return IOR_ENOMEM;
+    ior__posix_io_init(&c->io, -1, on_connected);
+    c->f = ior__posix_fd_alloc();
+    if (c->f == NULL) {
+        req_free(c);
+        return IOR_ENOMEM;
+    }
+    c->to = *to;
+    c->to_len = to_len;
+    fd = ior__posix_socket(to->ss_family, SOCK_STREAM);
+    if (fd < 0) {
+        req_free(c);
+        return ior__posix_error(-fd);
+    }
+    c->io.fd = fd;
+    *out = c;
+    return 0;
+}
+
+int ior__os_local_connect(ior_loop_t *loop, const char *name,
+                          ior__connect_t **out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    connect_req_t *c;
+    int r = ior__posix_unix_sockaddr(name, &ss, &len);
+    (void)loop;
+    if (r == 0)
+        r = req_new(&ss, len, &c);
+    if (r != 0)
+        return r;
+    *out = &c->base;
+    return 0;
+}
+
 int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
                         const ior_addr_t *bind_to, ior__connect_t **out)
 {
@@ -91,22 +136,11 @@ int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
     int fd;
     int r;
     (void)loop;
-    c = ior__calloc(1, sizeof(*c));
-    if (c == NULL)
-        return IOR_ENOMEM;
-    ior__posix_io_init(&c->io, -1, on_connected);
-    c->f = ior__posix_fd_alloc();
-    if (c->f == NULL) {
-        req_free(c);
-        return IOR_ENOMEM;
-    }
     (void)ior__posix_addr_to_sockaddr(addr, &ss, &len);
-    fd = ior__posix_socket(ss.ss_family, SOCK_STREAM);
-    if (fd < 0) {
-        req_free(c);
-        return ior__posix_error(-fd);
-    }
-    c->io.fd = fd;
+    r = req_new(&ss, len, &c);
+    if (r != 0)
+        return r;
+    fd = c->io.fd;
     if (bind_to != NULL) {
         (void)ior__posix_addr_to_sockaddr(bind_to, &ss, &len);
         if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
@@ -119,16 +153,30 @@ int ior__os_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
     return 0;
 }
 
+static void on_retry(ior_loop_t *loop, void *user)
+{
+    connect_req_t *c = user;
+    (void)loop;
+    c->early = 0;
+    ior__os_connect_start(&c->base);
+}
+
 void ior__os_connect_start(ior__connect_t *base)
 {
     connect_req_t *c = (connect_req_t *)base;
-    struct sockaddr_storage ss;
-    socklen_t len;
     int r;
-    (void)ior__posix_addr_to_sockaddr(&base->peer, &ss, &len);
     do {
-        r = connect(c->io.fd, (struct sockaddr *)&ss, len);
+        r = connect(c->io.fd, (struct sockaddr *)&c->to, c->to_len);
     } while (r != 0 && errno == EINTR);
+    /*
+     * An AF_UNIX server whose backlog is full says EAGAIN: try again from
+     * the loop, as a Windows named pipe whose instances are busy is
+     * (ior.h), until the timeout or a cancel ends the request.
+     */
+    if (r != 0 && errno == EAGAIN && base->local &&
+        ior_call_later(base->loop, IOR__LOCAL_BUSY_RETRY_MS, on_retry, c,
+                       &c->early) == 0)
+        return;
     if (r != 0 && errno != EINPROGRESS) {
         c->early_err = errno; /* refused at once (it happens on loopback) */
     } else {

@@ -26,11 +26,16 @@ typedef struct ior__posix_listener {
     ior__posix_io_t io;
     int in_accept;   /* inside the accept loop: defer the free */
     int close_asked; /* ior__os_listener_close ran inside the accept loop */
+    char *path;      /* AF_UNIX: the socket file, removed at the close */
 } ior__posix_listener_t;
 
 static void listener_free(ior__posix_listener_t *l)
 {
     ior__posix_io_stop(IOR__PL(l->base.loop), &l->io);
+    if (l->path != NULL) {
+        (void)unlink(l->path);
+        ior__free(l->path);
+    }
     ior__posix_close_fd(l->io.fd);
     l->io.fd = -1;
     ior__free(l);
@@ -136,7 +141,8 @@ static int deliver(ior__posix_listener_t *l, int fd,
     }
 #endif
     ior__posix_fd_open(f, l->base.loop, fd);
-    accepted_addrs(l, fd, peer_ss, &f->base);
+    if (l->path == NULL)
+        accepted_addrs(l, fd, peer_ss, &f->base);
     ior__core_accepted(&l->base, &f->base);
     return 0;
 }
@@ -253,6 +259,20 @@ int ior__os_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr, int backlog,
         ior__free(l);
         return r;
     }
+    ior__posix_io_init(&l->io, fd, on_acceptable);
+    *out = &l->base;
+    return 0;
+}
+
+int ior__posix_listener_wrap(int fd, const char *path, ior_listener_t **out)
+{
+    ior__posix_listener_t *l = ior__calloc(1, sizeof(*l));
+    size_t n = strlen(path) + 1;
+    if (l == NULL || (l->path = ior__malloc(n)) == NULL) {
+        ior__free(l);
+        return IOR_ENOMEM;
+    }
+    memcpy(l->path, path, n);
     ior__posix_io_init(&l->io, fd, on_acceptable);
     *out = &l->base;
     return 0;

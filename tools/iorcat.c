@@ -25,7 +25,8 @@
     "              [-p PORT] [--tls [--ca FILE] [--insecure]\n"            \
     "              [--servername NAME]] HOST PORT\n"                       \
     "       iorcat -l [-46dkNuv] [-e PROG] [-q SECS] [-w SECS] [-b ADDR]\n" \
-    "              [-p PORT] [--tls --cert FILE --key FILE] [ADDR] [PORT]\n"
+    "              [-p PORT] [--tls --cert FILE --key FILE] [ADDR] [PORT]\n"  \
+    "       iorcat -U [-l] [-dkNv] [-q SECS] [-w SECS] PATH\n"
 
 static void usage(FILE *f)
 {
@@ -60,6 +61,9 @@ static void usage(FILE *f)
         "              (with -k: anyone, replies to the latest). UDP has no\n"
         "              EOF: it runs until -w, -q or an interrupt; an ICMP\n"
         "              port unreachable from the peer is an error (exit 1)\n"
+        "  -U          PATH is a local name instead of HOST PORT: a Unix\n"
+        "              domain socket (netcat-openbsd's -U); on Windows a\n"
+        "              named pipe (\\\\.\\pipe\\NAME, or a bare NAME)\n"
         "  -v          verbose: connection details on stderr\n"
         "  -w SECS     connect timeout, and idle timeout of a connection\n"
         "              (TCP: not with -l; UDP -l: from the first datagram)\n"
@@ -132,6 +136,7 @@ static int apply_opt(iorcat_opts_t *o, char opt, const char *val)
     case 'l': o->listen = 1; return 0;
     case 'N': o->half_close = 1; return 0;
     case 'u': o->udp = 1; return 0;
+    case 'U': o->unix_path = 1; return 0;
     case 'v': o->verbose = 1; return 0;
     case 'e':
         if (*val == '\0')
@@ -171,6 +176,20 @@ static int takes_value(char opt)
 static int place_positional(iorcat_opts_t *o, char **pos, int npos)
 {
     const char *port = NULL;
+    if (o->unix_path) {
+        if (npos != 1)
+            return bad_arg("-U needs one PATH", NULL);
+        if (o->udp || o->tls || o->exec != NULL || o->local != NULL ||
+            o->have_local_port || o->family != 0)
+            return bad_arg("-U takes none of -u, --tls, -e, -b, -p, -4, -6",
+                           NULL);
+        o->host = pos[0];
+        if (o->keep && !o->listen)
+            return bad_arg("-k needs -l", NULL);
+        if (o->have_quit)
+            o->half_close = 1;
+        return 0;
+    }
     if (!o->listen) {
         if (npos != 2)
             return bad_arg(npos < 2 ? "missing HOST or PORT"
@@ -346,6 +365,10 @@ static void on_resolved(ior_loop_t *loop, void *user, int status,
 static int start(iorcat_t *c)
 {
     int r;
+    if (c->o.unix_path) {
+        c->mode->start(c); /* a name, nothing to resolve */
+        return 0;
+    }
     if (c->o.listen && c->o.host == NULL) {
         c->mode->start_any(c);
         return 0;

@@ -33,6 +33,7 @@ typedef struct iorcat_opts {
     int no_stdin;   /* -d: do not read stdin */
     unsigned wait_s; /* -w: connect and idle timeout, 0: none */
     int udp;        /* -u */
+    int unix_path;  /* -U: host is a local name (AF_UNIX path, named pipe) */
     int have_quit;  /* -q given */
     unsigned quit_s; /* -q: after stdin EOF, quit this much later */
     const char *exec; /* -e: the program (split on spaces), or NULL */

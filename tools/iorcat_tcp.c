@@ -184,6 +184,27 @@ void iorcat_tcp_idle(iorcat_t *c)
 
 static void try_next(iorcat_t *c);
 
+static void on_local_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
+                             int status, int os_error)
+{
+    iorcat_t *c = user;
+    char os[256];
+    (void)loop;
+    if (status != 0) {
+        if (status == IOR_ECANCELED || c->finishing)
+            return;
+        iorcat_log("connect to %s failed: %s (%s)", c->o.host,
+                   ior_strerror(status),
+                   ior_os_strerror(os_error, os, sizeof os));
+        c->status = 1;
+        iorcat_finish(c);
+        return;
+    }
+    if (c->o.verbose)
+        iorcat_log("Connection to %s succeeded!", c->o.host);
+    connected(c, t);
+}
+
 static void on_connect(ior_loop_t *loop, void *user, ior_transport_t *t,
                        int status, int os_error)
 {
@@ -305,9 +326,34 @@ static int listen_one(iorcat_t *c, const ior_addr_t *a, int v6only)
     return 0;
 }
 
+/* -U: a local name instead of an address (netcat-openbsd's -U). */
+static void start_local(iorcat_t *c)
+{
+    ior_connect_options_t opts;
+    int r;
+    if (c->o.listen) {
+        r = ior_local_listen(c->loop, c->o.host, &listener_ops, c,
+                             &c->listener);
+        if (r == 0 && c->o.verbose)
+            iorcat_log("listening on %s", c->o.host);
+    } else {
+        memset(&opts, 0, sizeof opts);
+        opts.timeout_ms = (uint64_t)c->o.wait_s * 1000;
+        r = ior_local_connect(c->loop, c->o.host, &opts, on_local_connect, c);
+    }
+    if (r != 0) {
+        iorcat_log("%s %s: %s", c->o.listen ? "listen on" : "connect to",
+                   c->o.host, ior_strerror(r));
+        c->status = 1;
+        iorcat_finish(c);
+    }
+}
+
 void iorcat_tcp_start(iorcat_t *c)
 {
-    if (c->o.listen)
+    if (c->o.unix_path)
+        start_local(c);
+    else if (c->o.listen)
         iorcat_bind_first(c, listen_one, "listen");
     else
         try_next(c);

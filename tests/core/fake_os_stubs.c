@@ -129,3 +129,22 @@ void ior__os_strerror(int os_error, char *buf, size_t len)
 {
     snprintf(buf, len, "fake os error %d", os_error);
 }
+
+/* Local IPC: the fake backends have none (common/local.c's checks run). */
+int ior__os_local_listen(ior_loop_t *loop, const char *name,
+                         ior_listener_t **out)
+{
+    (void)loop;
+    (void)name;
+    (void)out;
+    return IOR_ENOTSUP;
+}
+
+int ior__os_local_connect(ior_loop_t *loop, const char *name,
+                          ior__connect_t **out)
+{
+    (void)loop;
+    (void)name;
+    (void)out;
+    return IOR_ENOTSUP;
+}

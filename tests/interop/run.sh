@@ -18,6 +18,10 @@
 # sides ending on their -w idle timeout (UDP has no EOF):
 #   udp-iorcat-server  iorcat -u -l -w  <->  nc -u -w
 #   udp-nc-server      nc -u -l -w      <->  iorcat -u -w
+# Unix domain sockets (iorcat -U), natively (Wine 8 has no AF_UNIX, and
+# Windows named pipes are not built yet), 16 MiB each way:
+#   unix-nc-server      nc -l -U -N  <->  iorcat -U
+#   unix-iorcat-server  iorcat -l -U -N  <->  nc -U -N
 # A program per connection (iorcat -e), 1 MiB echoed back by the child
 # (natively cat; under Wine tests/net/child_helper.exe in echo mode):
 #   exec-server        iorcat -l -e CAT  <->  nc -N   (client gets its bytes back)
@@ -95,6 +99,21 @@ wait_port() {
             return 0
         fi
         kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_socket <path> <pid>: prints path once a socket is there (the
+# server listens); 1 if the server died or the time limit passed.
+wait_socket() {
+    local i
+    for ((i = 0; i < limit * 10; i++)); do
+        if [ -S "$1" ]; then
+            echo "$1"
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || break
         sleep 0.1
     done
     return 1
@@ -191,7 +210,9 @@ run_case() {
     mkdir -p "$d"
     why=""
     t0=$(date +%s.%N)
-    if [ "$kind" = nc ]; then
+    if [[ $kind == unix:* ]]; then
+        re=""
+    elif [ "$kind" = nc ]; then
         re='^Listening on [^ ]+ [0-9]+'
     elif [ "$kind" = ncu ]; then
         re='^Bound on [^ ]+ [0-9]+'
@@ -201,7 +222,8 @@ run_case() {
     timeout "$limit" "${sargs[@]}" <"$sin" >"$d/srv.out" 2>"$d/srv.err" &
     spid=$!
     pids+=("$spid")
-    if port=$(wait_port "$d/srv.err" "$spid" "$re"); then
+    if port=$(if [ -z "$re" ]; then wait_socket "${kind#unix:}" "$spid"
+              else wait_port "$d/srv.err" "$spid" "$re"; fi); then
         run_client "$d" "$cin" "$sin" "${cargs[@]}" "$port" || crc=$?
         # A server whose client is gone ends within seconds, or never.
         wait_exit "$spid" "$([ "$crc" -eq 0 ] && echo 15 || echo 2)" ||
@@ -270,6 +292,18 @@ run_all() {
     run_udp "$plat" "${cat[@]}"
 }
 
+# run_unix <iorcat command...>: the -U cases (native only).
+run_unix() {
+    local cat=("$@") a="$work/a.bin" b="$work/b.bin"
+    local s1="$work/nc.sock" s2="$work/iorcat.sock"
+    run_case unix-nc-server native "unix:$s1" "$a" "$b" \
+        nc -l -U -N "$s1" -- "${cat[@]}" -U
+    feed_first=$((mib * 1024 * 1024)) feed_until=client_has_all
+    run_case unix-iorcat-server native "unix:$s2" "$a" "$b" \
+        "${cat[@]}" -l -U -N "$s2" -- nc -U -N
+    feed_first=0 feed_until=""
+}
+
 # run_udp <platform> <iorcat command...>
 run_udp() {
     local plat=$1
@@ -318,6 +352,7 @@ echo "interop with $(dpkg-query -W -f='${Package} ${Version}' netcat-openbsd \
 
 if [ -x "$native_dir/tools/iorcat" ]; then
     run_all native "$native_dir/tools/iorcat"
+    run_unix "$native_dir/tools/iorcat"
     run_exec native "$(command -v cat)" -- "$native_dir/tools/iorcat"
 else
     failed=$((failed + 1))

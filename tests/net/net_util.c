@@ -282,6 +282,15 @@ int nu_connect_with(ior_loop_t *loop, const ior_addr_t *addr, nu_conn_t *c,
     return ior_tcp_connect(loop, addr, opts, on_connect, c);
 }
 
+int nu_local_connect(ior_loop_t *loop, const char *name, nu_conn_t *c,
+                     unsigned flags, const ior_connect_options_t *opts)
+{
+    c->flags = flags;
+    c->loop = loop;
+    c->connect_status = 1; /* not yet */
+    return ior_local_connect(loop, name, opts, on_connect, c);
+}
+
 void nu_connect(ior_loop_t *loop, const ior_addr_t *addr, nu_conn_t *c,
                 unsigned flags)
 {

@@ -87,6 +87,10 @@ void nu_connect(ior_loop_t *loop, const ior_addr_t *addr, nu_conn_t *c,
 int nu_connect_with(ior_loop_t *loop, const ior_addr_t *addr, nu_conn_t *c,
                     unsigned flags, const ior_connect_options_t *opts);
 
+/* The same over local IPC (ior_local_connect). */
+int nu_local_connect(ior_loop_t *loop, const char *name, nu_conn_t *c,
+                     unsigned flags, const ior_connect_options_t *opts);
+
 /* --- A server: every accepted connection becomes a calloc'd nu_conn ---- */
 typedef struct nu_server {
     ior_listener_t *l;

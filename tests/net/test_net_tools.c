@@ -214,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_listen_reuseport),
         TOOLS_POLL_TESTS
         TOOLS_CONNECT_TESTS
+        TOOLS_LOCAL_TESTS
     };
     ior_loop_t *loop;
     const char *only = test_getenv("IOR_TEST_FILTER");

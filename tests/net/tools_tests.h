@@ -27,6 +27,15 @@ void test_connect_many_bad_input(void **state);
         cmocka_unit_test(test_connect_name),                                 \
         cmocka_unit_test(test_connect_many_bad_input),
 
+void test_local_echo_with_half_close(void **state);
+void test_local_paths_stale_live_and_file(void **state);
+void test_local_bad_input(void **state);
+
+#define TOOLS_LOCAL_TESTS                                                    \
+    cmocka_unit_test(test_local_echo_with_half_close),                       \
+        cmocka_unit_test(test_local_paths_stale_live_and_file),              \
+        cmocka_unit_test(test_local_bad_input),
+
 #define TOOLS_POLL_TESTS                                                     \
     cmocka_unit_test(test_poll_readable_is_level_triggered),                 \
         cmocka_unit_test(test_poll_writable_then_change_events),             \
