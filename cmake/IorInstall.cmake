@@ -31,7 +31,7 @@ install(FILES
 # The library is static only, so its system libraries belong in Libs, not
 # Libs.private: a plain `pkg-config --libs ior` must link.
 if(WIN32)
-    set(IOR_PC_SYSLIBS "-lws2_32 -lmswsock -lsecur32 -lcrypt32 -lncrypt")
+    set(IOR_PC_SYSLIBS "-lws2_32 -lmswsock -lsecur32 -ladvapi32 -lcrypt32 -lncrypt")
 else()
     set(IOR_PC_SYSLIBS "-pthread")
 endif()

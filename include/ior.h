@@ -614,17 +614,18 @@ int ior_transport_set_keepalive(ior_transport_t *t, int on,
  * stream socket (at most 107 bytes); a socket file left by a dead server
  * is replaced, a live server's is IOR_EADDRINUSE, and any other file at
  * the path is IOR_EADDRINUSE and left alone; ior_listener_close removes
- * the socket file. Windows: a named pipe, name either "\\.\pipe\NAME" or
- * a bare NAME meaning that (at most 256 characters); the first instance
- * is created with FILE_FLAG_FIRST_PIPE_INSTANCE, so a second server on
- * the same name is IOR_EADDRINUSE; remote clients are refused; the pipe
- * has the default security of the current user. Half-close: on POSIX
- * ior_transport_lose_write_connection shuts the socket's write side as on
- * TCP; a named pipe has no half-close, so there the transport's
- * write_connection_lost... see DESIGN.md ("Local IPC"). ior_listener_address
- * is IOR_ENOTSUP. IOR_EINVAL (NULLs, empty or too long name),
- * IOR_EADDRINUSE, IOR_EACCES, IOR_ENOENT (no such directory), IOR_EMFILE,
- * IOR_ENOMEM.
+ * the socket file. Windows: a named pipe, "\\\\.\\pipe\\NAME" or a bare NAME
+ * meaning that (at most 256 characters). Its first instance is created
+ * with FILE_FLAG_FIRST_PIPE_INSTANCE, so a second server on the same name
+ * is IOR_EADDRINUSE; remote clients are refused; only the current user
+ * and SYSTEM may open it; four instances wait for clients at a time.
+ * Half-close works on both: ior_transport_lose_write_connection shuts an
+ * AF_UNIX socket's write side as on TCP; a named pipe has no half-close
+ * of its own, so ior sends a zero-length message, which the ior transport
+ * at the other end reads as EOF (another program reads zero bytes).
+ * ior_listener_address is IOR_ENOTSUP. IOR_EINVAL (NULLs, empty or too
+ * long name), IOR_EADDRINUSE, IOR_EACCES, IOR_ENOENT (no such directory),
+ * IOR_EMFILE, IOR_ENOMEM.
  */
 int ior_local_listen(ior_loop_t *loop, const char *name,
                      const ior_listener_ops_t *ops, void *user,

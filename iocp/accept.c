@@ -104,6 +104,10 @@ void ior__os_listener_resume(ior_listener_t *base)
     ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
     int i;
 
+    if (base->local) {
+        ior__iocp_local_listener_resume(base);
+        return;
+    }
     l->refs++; /* a report may close the listener */
     for (i = 0; i < IOR__IOCP_ACCEPTS && !l->closed; i++)
         if (l->reqs[i].waiting && !l->reqs[i].posted)
@@ -266,6 +270,8 @@ int ior__os_listener_start(ior_listener_t *base)
     ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
     int i;
 
+    if (base->local)
+        return ior__iocp_local_listener_start(base);
     for (i = 0; i < IOR__IOCP_ACCEPTS; i++)
         post_accept(l, &l->reqs[i]);
     return 0;
@@ -279,6 +285,10 @@ void ior__os_listener_close(ior_listener_t *base)
 {
     ior__iocp_listener_t *l = (ior__iocp_listener_t *)base;
 
+    if (base->local) {
+        ior__iocp_local_listener_close(base);
+        return;
+    }
     if (l->closed)
         return;
     l->closed = 1;

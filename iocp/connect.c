@@ -141,7 +141,13 @@ void ior__os_connect_start(ior__connect_t *base)
     SOCKADDR_STORAGE ss;
     DWORD err = 0;
     BOOL ok;
-    int len = ior__iocp_addr_to_sockaddr(&base->peer, &ss);
+    int len;
+
+    if (base->local) {
+        ior__iocp_local_connect_start(base);
+        return;
+    }
+    len = ior__iocp_addr_to_sockaddr(&base->peer, &ss);
 
     ok = c->connectex(c->s, (struct sockaddr *)&ss, len, NULL, 0, NULL,
                       &c->op.ov);
@@ -154,6 +160,10 @@ void ior__os_connect_discard(ior__connect_t *base)
 {
     ior__iocp_connect_t *c = (ior__iocp_connect_t *)base;
 
+    if (base->local) {
+        ior__iocp_local_connect_discard(base);
+        return;
+    }
     closesocket(c->s);
     ior__free(c);
 }
@@ -163,5 +173,9 @@ void ior__os_connect_cancel(ior__connect_t *base)
 {
     ior__iocp_connect_t *c = (ior__iocp_connect_t *)base;
 
+    if (base->local) {
+        ior__iocp_local_connect_cancel(base);
+        return;
+    }
     CancelIoEx((HANDLE)c->s, &c->op.ov);
 }

@@ -109,6 +109,9 @@ int ior__iocp_error(DWORD err)
     case WSAEOPNOTSUPP:
     case ERROR_NOT_SUPPORTED:
         return IOR_ENOTSUP;
+    case ERROR_FILE_NOT_FOUND: /* no named pipe of that name */
+    case ERROR_PATH_NOT_FOUND:
+        return IOR_ENOENT;
     case WSAECANCELLED:
     case WSA_E_CANCELLED:
         return IOR_ECANCELED;

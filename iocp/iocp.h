@@ -337,7 +337,9 @@ typedef struct ior__iocp_pipe {
     ior__iocp_handle_t hd;
     unsigned char is_file;   /* overlapped file: explicit offsets */
     unsigned char is_socket; /* a SOCKET: closesocket, shutdown */
+    unsigned char ipc;       /* local IPC (local.c): zero bytes are EOF */
     HANDLE os;               /* overlapped path (threaded: in thr) */
+    ior__iocp_op_t shut_op;  /* ipc: the zero-byte write of a half-close */
     char *rbuf;      /* overlapped read buffer */
     size_t rbuf_len; /* its size: grows while reads fill it */
     char *wbuf;      /* staging for a gather of small chunks */
@@ -360,6 +362,24 @@ static inline ior__iocp_pipe_t *ior__iocp_pipe(ior__iocp_handle_t *h)
  */
 int ior__iocp_pipe_classify(DWORD bytes, DWORD err, int zero_is_eof,
                             int *err_out, DWORD *os_out);
+/*
+ * A transport for h, an overlapped named pipe end (pipe.c), on the port
+ * already when on_port. It owns h once this returns 0; on an error h
+ * stays the caller's.
+ */
+int ior__iocp_pipe_wrap(ior__iocp_loop_t *lp, HANDLE h, int on_port,
+                        ior_transport_t **out);
+/*
+ * Local IPC over named pipes (local.c): the listener and connect entry
+ * points of accept.c and connect.c hand a local one (base->local) here.
+ */
+int ior__iocp_local_listener_start(ior_listener_t *base);
+void ior__iocp_local_listener_resume(ior_listener_t *base);
+void ior__iocp_local_listener_close(ior_listener_t *base);
+void ior__iocp_local_connect_start(ior__connect_t *base);
+void ior__iocp_local_connect_cancel(ior__connect_t *base);
+void ior__iocp_local_connect_discard(ior__connect_t *base);
+
 /* What both pipe kinds share (pipe.c): the memory, and the lookup. */
 void ior__iocp_pipe_free(ior__iocp_handle_t *h);
 DWORD ior__iocp_pipe_op_error(ior__iocp_handle_t *h, ior__iocp_op_t *op);

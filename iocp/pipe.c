@@ -152,7 +152,8 @@ static int ovl_read_result(ior__iocp_handle_t *h, DWORD bytes, DWORD err,
     ior__iocp_pipe_t *p = ior__iocp_pipe(h);
     /* Zero bytes: the end of a file, or a socket's FIN. A named pipe
      * also completes zero-byte messages, which are not an EOF. */
-    int r = ior__iocp_pipe_classify(bytes, err, p->is_file || p->is_socket,
+    int r = ior__iocp_pipe_classify(bytes, err,
+                                    p->is_file || p->is_socket || p->ipc,
                                     err_out, os_out);
 
     if (r == IOR__IOCP_READ_DATA) {
@@ -223,15 +224,38 @@ static size_t ovl_send_result(ior__iocp_handle_t *h, DWORD bytes, DWORD *err)
     return bytes;
 }
 
+static void shut_done(ior__iocp_op_t *op, DWORD bytes, DWORD err)
+{
+    ior__iocp_pipe_t *p = IOR__CONTAINER(op, ior__iocp_pipe_t, shut_op);
+
+    (void)bytes;
+    (void)err; /* a peer already gone reads nothing either way */
+    ior__iocp_handle_unref(&p->hd);
+}
+
 /*
  * A pipe cannot half-close: its peer sees EOF at the close (a one-way
  * transport closes right after this anyway). A socket handed to
- * ior_pipe_open (stdio of an inetd-style child) can.
+ * ior_pipe_open (stdio of an inetd-style child) can. A local IPC pipe
+ * (message type, local.c) says it with a zero-length message, which
+ * ReadFile documents as a read of zero bytes at the other end; ior reads
+ * that as EOF there.
  */
 static void ovl_shutdown(ior__iocp_handle_t *h)
 {
     ior__iocp_pipe_t *p = ior__iocp_pipe(h);
+    DWORD put = 0;
+    BOOL ok;
 
+    if (p->ipc && p->os) {
+        memset(&p->shut_op.ov, 0, sizeof(p->shut_op.ov));
+        p->shut_op.done = shut_done;
+        ok = WriteFile(p->os, p->wbuf, 0, &put, &p->shut_op.ov);
+        h->refs++;
+        ior__iocp_op_started(ior__iocp_loop(h->base.loop), &p->shut_op, ok, 0,
+                             ok ? 0 : GetLastError(), h->skip);
+        return;
+    }
     if (!p->is_socket || !p->os)
         return;
     if (shutdown((SOCKET)p->os, SD_SEND) != 0) {
@@ -290,9 +314,12 @@ static int reads_messages(HANDLE h)
     return SetNamedPipeHandleState(h, &mode, NULL, NULL) ? 0 : 1;
 }
 
-/* Joins the port; 0 if the handle cannot (then it takes the thread path). */
+/*
+ * Joins the port (unless on_port: already there); 1 if the handle cannot
+ * (then it takes the thread path).
+ */
 static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
-                      DWORD type)
+                      DWORD type, int on_port)
 {
     LARGE_INTEGER zero;
     LARGE_INTEGER pos;
@@ -300,7 +327,7 @@ static int ovl_attach(ior__iocp_loop_t *lp, ior__iocp_pipe_t *p, HANDLE h,
     p->wbuf = (char *)ior__malloc(IOR__IOCP_PIPE_CHUNK);
     if (!p->wbuf)
         return IOR_ENOMEM;
-    if (!CreateIoCompletionPort(h, lp->port, IOR__IOCP_KEY_IO, 0))
+    if (!on_port && !CreateIoCompletionPort(h, lp->port, IOR__IOCP_KEY_IO, 0))
         return 1; /* e.g. already on another port: use threads */
     p->os = h;
     p->rbuf_len = IOR__IOCP_READ_MIN;
@@ -348,8 +375,9 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
     if (!p)
         return IOR_ENOMEM;
     p->is_socket = (unsigned char)facts.is_socket;
-    rc = facts.overlapped ? ovl_attach(ior__iocp_loop(loop), p, h, facts.type)
-                          : 1;
+    rc = facts.overlapped
+             ? ovl_attach(ior__iocp_loop(loop), p, h, facts.type, 0)
+             : 1;
     if (rc == 1) {
         threaded = 1;
         rc = ior__iocp_pthr_open(ior__iocp_loop(loop), p, h, &facts, dirs);
@@ -363,6 +391,26 @@ int ior__os_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
                           threaded ? &ior__iocp_kind_thread
                                    : &ior__iocp_kind_pipe,
                           ior__iocp_loop(loop));
+    *out = &p->hd.base;
+    return 0;
+}
+
+int ior__iocp_pipe_wrap(ior__iocp_loop_t *lp, HANDLE h, int on_port,
+                        ior_transport_t **out)
+{
+    ior__iocp_pipe_t *p = (ior__iocp_pipe_t *)ior__calloc(1, sizeof(*p));
+    int rc;
+
+    if (!p)
+        return IOR_ENOMEM;
+    rc = ovl_attach(lp, p, h, FILE_TYPE_PIPE, on_port);
+    if (rc != 0) {
+        ior__free(p->wbuf);
+        ior__free(p);
+        return rc == 1 ? IOR_EIO : rc;
+    }
+    p->ipc = 1;
+    ior__iocp_handle_init(&p->hd, &ior__iocp_kind_pipe, lp);
     *out = &p->hd.base;
     return 0;
 }

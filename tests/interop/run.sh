@@ -22,6 +22,9 @@
 # Windows named pipes are not built yet), 16 MiB each way:
 #   unix-nc-server      nc -l -U -N  <->  iorcat -U
 #   unix-iorcat-server  iorcat -l -U -N  <->  nc -U -N
+# Named pipes (iorcat.exe -U) under Wine, both ends iorcat.exe (no nc on
+# Windows), 16 MiB each way, half-close both ways:
+#   pipe-iorcat-both    iorcat.exe -l -U -N  <->  iorcat.exe -U -N
 # A program per connection (iorcat -e), 1 MiB echoed back by the child
 # (natively cat; under Wine tests/net/child_helper.exe in echo mode):
 #   exec-server        iorcat -l -e CAT  <->  nc -N   (client gets its bytes back)
@@ -217,7 +220,7 @@ run_case() {
     elif [ "$kind" = ncu ]; then
         re='^Bound on [^ ]+ [0-9]+'
     else
-        re='^iorcat: listening on .*:[0-9]+'
+        re='^iorcat: listening on ([^ ]*:[0-9]+|ior-interop-[0-9]+)'
     fi
     timeout "$limit" "${sargs[@]}" <"$sin" >"$d/srv.out" 2>"$d/srv.err" &
     spid=$!
@@ -304,6 +307,15 @@ run_unix() {
     feed_first=0 feed_until=""
 }
 
+# run_pipe <iorcat.exe command...>: a named pipe between two iorcat.exe.
+run_pipe() {
+    local cat=("$@") a="$work/a.bin" b="$work/b.bin"
+    feed_first=$((mib * 1024 * 1024)) feed_until=client_has_all
+    run_case pipe-iorcat-both wine iorcat "$a" "$b" \
+        "${cat[@]}" -l -U -N -v "ior-interop-$$" -- "${cat[@]}" -U -N
+    feed_first=0 feed_until=""
+}
+
 # run_udp <platform> <iorcat command...>
 run_udp() {
     local plat=$1
@@ -379,6 +391,7 @@ else
         "$root/ci/wine-run" wineboot --init >/dev/null 2>&1 || true
     fi
     run_all wine "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
+    run_pipe "$root/ci/wine-run" "$win_dir/tools/iorcat.exe"
     helper="$win_dir/tests/net/child_helper.exe"
     if [ ! -f "$helper" ]; then
         failed=$((failed + 1))

@@ -63,6 +63,11 @@ void nu_platform_reset(intptr_t h);
 int nu_platform_connect_start(uint16_t port, intptr_t *h);
 int nu_platform_socket_error(intptr_t h);
 int nu_platform_accept(intptr_t l, intptr_t *h);
+/*
+ * A fresh name for ior_local_listen: POSIX, a temporary path with nothing
+ * there; Windows, a pipe name unique to this process and call.
+ */
+int nu_platform_local_name(char *buf, size_t len);
 /* A new empty temporary file; its path in buf. Returns 0, or -1. */
 int nu_platform_temp_file(char *buf, size_t len);
 /* Opens path for reading, or for writing (truncated). 0, or -1. */

@@ -303,6 +303,13 @@ int nu_platform_accept(intptr_t l, intptr_t *h)
     return 0;
 }
 
+int nu_platform_local_name(char *buf, size_t len)
+{
+    if (nu_platform_temp_file(buf, len) != 0)
+        return -1;
+    return unlink(buf);
+}
+
 int nu_platform_refused_os_error(void)
 {
     return ECONNREFUSED;

@@ -346,6 +346,15 @@ int nu_platform_accept(intptr_t l, intptr_t *h)
     return 0;
 }
 
+int nu_platform_local_name(char *buf, size_t len)
+{
+    static volatile LONG counter;
+    int n = snprintf(buf, len, "ior-test-%lu-%ld",
+                     (unsigned long)GetCurrentProcessId(),
+                     (long)InterlockedIncrement(&counter));
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
 int nu_platform_refused_os_error(void)
 {
     return WSAECONNREFUSED;

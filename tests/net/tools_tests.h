@@ -30,11 +30,13 @@ void test_connect_many_bad_input(void **state);
 void test_local_echo_with_half_close(void **state);
 void test_local_paths_stale_live_and_file(void **state);
 void test_local_bad_input(void **state);
+void test_local_many_clients_at_once(void **state);
 
 #define TOOLS_LOCAL_TESTS                                                    \
     cmocka_unit_test(test_local_echo_with_half_close),                       \
         cmocka_unit_test(test_local_paths_stale_live_and_file),              \
-        cmocka_unit_test(test_local_bad_input),
+        cmocka_unit_test(test_local_bad_input),                              \
+        cmocka_unit_test(test_local_many_clients_at_once),
 
 #define TOOLS_POLL_TESTS                                                     \
     cmocka_unit_test(test_poll_readable_is_level_triggered),                 \
