@@ -162,8 +162,8 @@ static void test_listen_defaults_backlog_511_dual_stack(void **state)
     assert_int_equal(fake_tcp.listener_closes, 3);
 }
 
-/* IOR_LISTEN_QUICK_RESTART reaches the backend; unknown bits are
- * IOR_EINVAL before the backend is asked. */
+/* IOR_LISTEN_QUICK_RESTART and IOR_LISTEN_REUSEPORT reach the backend;
+ * unknown bits are IOR_EINVAL before the backend is asked. */
 static void test_listen_flags_checked(void **state)
 {
     ior_addr_t a = addr("127.0.0.1", 0);
@@ -177,11 +177,16 @@ static void test_listen_flags_checked(void **state)
     assert_int_equal(fake_tcp.listen_flags, IOR_LISTEN_QUICK_RESTART);
     ior_listener_close(l);
     l = NULL;
-    o.flags = 0x2u;
+    o.flags = IOR_LISTEN_REUSEPORT;
+    assert_int_equal(ior_tcp_listen(E.loop, &a, &o, &lops, NULL, &l), 0);
+    assert_int_equal(fake_tcp.listen_flags, IOR_LISTEN_REUSEPORT);
+    ior_listener_close(l);
+    l = NULL;
+    o.flags = 0x4u;
     assert_int_equal(ior_tcp_listen(E.loop, &a, &o, &lops, NULL, &l),
                      IOR_EINVAL);
     assert_null(l);
-    assert_int_equal(fake_tcp.listens, 1);
+    assert_int_equal(fake_tcp.listens, 2);
 }
 
 /* A listener whose start fails is closed again and nothing is left. */
