@@ -5,14 +5,43 @@
  */
 #include "core.h"
 
+/* One send at a time, and nothing more once a close is decided. */
+static int send_may_start(const ior_transport_t *t)
+{
+    return t->q.inflight == 0 && !t->closing && !t->aborting &&
+           !t->disconnected;
+}
+
+/*
+ * The copy path of a file region: a piece this big is read into memory
+ * just before it is sent (measured: 16 KiB pieces serve files ~4x slower
+ * under Wine than 256 KiB; this is one allocation per piece).
+ */
+#define IOR__FILE_COPY_PIECE ((size_t)128 * 1024)
+
 size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
                             size_t max_bufs, size_t max_len)
 {
-    /* One send at a time, and nothing more once a close is decided. */
-    if (t->q.inflight != 0 || max_bufs == 0 || max_len == 0 || t->closing ||
-        t->aborting || t->disconnected)
+    if (!send_may_start(t) || max_bufs == 0 || max_len == 0)
         return 0;
+    if (ior__wq_head_file(&t->q) != NULL) {
+        int os_error = 0;
+        int rc = ior__wq_file_copy(&t->q, IOR__FILE_COPY_PIECE, &os_error);
+        if (rc != 0) {
+            /* The stream cannot go on without these bytes. */
+            ior__core_error(t, rc, os_error);
+            return 0;
+        }
+    }
     return ior__wq_peek(&t->q, bufs, max_bufs, max_len);
+}
+
+int ior__core_send_file_begin(ior_transport_t *t, ior__file_send_t *fs)
+{
+    if (!send_may_start(t) || ior__wq_head_file(&t->q) == NULL)
+        return 0;
+    ior__wq_peek_file(&t->q, fs);
+    return 1;
 }
 
 void ior__core_send_end(ior_transport_t *t, size_t n)

@@ -69,8 +69,28 @@ int ior__wq_push_copy(ior__wqueue_t *q, const ior_buf_t *bufs, size_t n,
                       size_t total);
 int ior__wq_push_ref(ior__wqueue_t *q, const void *data, size_t len,
                      ior_release_cb release, void *ctx);
+/*
+ * A file region (split into chunks of IOR__FILE_CHUNK_MAX), all or
+ * nothing; release rides on the last chunk.
+ */
+int ior__wq_push_file(ior__wqueue_t *q, intptr_t file, uint64_t offset,
+                      uint64_t length, ior_release_cb release, void *ctx);
+/* Buffers up to the first file chunk (none when the head is one). */
 size_t ior__wq_peek(ior__wqueue_t *q, ior_buf_t *bufs, size_t max_bufs,
                     size_t max_len);
+/* The head chunk when it is a file chunk with bytes left, else NULL. */
+struct ior__chunk *ior__wq_head_file(const ior__wqueue_t *q);
+/*
+ * Marks up to the head file chunk's remaining bytes in flight and fills
+ * *fs (the head must be a file chunk: ior__wq_head_file).
+ */
+void ior__wq_peek_file(ior__wqueue_t *q, ior__file_send_t *fs);
+/*
+ * The copy path: reads up to max bytes of the head file chunk into a copy
+ * chunk put before it. IOR_ENOMEM, or IOR_EIO with *os_error (0: the file
+ * ended early) leave q unchanged.
+ */
+int ior__wq_file_copy(ior__wqueue_t *q, size_t max, int *os_error);
 void ior__wq_consume(ior__wqueue_t *q, size_t n);
 /*
  * Throws the queue away, releasing in the order written: at once when no

@@ -92,13 +92,24 @@ void ior__timers_cleanup(ior__timers_t *h);
 
 struct ior__chunk {
     struct ior__chunk *next;
-    const char *base; /* first byte of the chunk's data */
+    const char *base; /* first byte of the chunk's data; NULL for a file */
     size_t len;       /* bytes of data */
     size_t cap;       /* copy chunks: room for inline data; 0: borrowed */
     ior_release_cb release;
     void *ctx;
+    /* File chunks (ior_transport_write_file): len bytes from foff. */
+    intptr_t file;
+    uint64_t foff;
+    unsigned char is_file;
     /* copy chunks: inline data follows */
 };
+
+/*
+ * A file region is queued as chunks of at most this many bytes, the most
+ * one TransmitFile call sends (2^31 - 2); only the last carries the
+ * release callback.
+ */
+#define IOR__FILE_CHUNK_MAX ((size_t)0x7FFFFFFEu)
 
 typedef struct ior__wqueue {
     struct ior__chunk *head;
@@ -295,6 +306,23 @@ size_t ior__core_send_begin(ior_transport_t *t, ior_buf_t *bufs,
  * release callbacks run later, from ior__core_drained. Safe anywhere.
  */
 void ior__core_send_end(ior_transport_t *t, size_t n);
+
+/* A file region at the head of the queue, for a backend that sends it. */
+typedef struct ior__file_send {
+    intptr_t file;   /* as given to ior_transport_write_file */
+    uint64_t offset; /* where in the file the send starts */
+    size_t len;      /* bytes to send (at most IOR__FILE_CHUNK_MAX) */
+} ior__file_send_t;
+
+/*
+ * For a backend with a zero-copy file send (sendfile, TransmitFile): when
+ * the head of the queue is a file region and a send may start, fills *fs,
+ * marks those bytes in flight and returns 1; the send ends with
+ * ior__core_send_end as any other. Else 0: ior__core_send_begin gives the
+ * bytes, reading a piece of a file region into memory first (the copy
+ * path every other sender takes, TLS and pipes included).
+ */
+int ior__core_send_file_begin(ior_transport_t *t, ior__file_send_t *fs);
 /* DESIGN rule 3: release, resume the producer, close or half-close. */
 void ior__core_drained(ior_transport_t *t);
 /* Schedules ior__core_drained from the loop's pending list. */
@@ -555,6 +583,18 @@ void ior__os_connect_cancel(ior__connect_t *c);
 /* setsockopt on a live TCP transport (checked: TCP, open, idle bounded). */
 int ior__os_tcp_nodelay(ior_transport_t *t, int on);
 int ior__os_tcp_keepalive(ior_transport_t *t, int on, unsigned idle_seconds);
+
+/*
+ * Files for ior_transport_write_file (the core has checked NULLs and that
+ * offset + length does not wrap). Check: 0 when file is an open regular
+ * file at least offset + length bytes long; IOR_EBADF (not an open regular
+ * file), IOR_EINVAL (the region goes past its end). Read: up to len bytes
+ * at offset without moving any file pointer, blocking, into buf; *got is
+ * how many (0: end of file). IOR_EIO with *os_error on failure.
+ */
+int ior__os_file_check(intptr_t file, uint64_t offset, uint64_t length);
+int ior__os_file_read(intptr_t file, uint64_t offset, void *buf, size_t len,
+                      size_t *got, int *os_error);
 
 /* The OS's own message for an OS error code (ior_os_strerror), into buf. */
 void ior__os_strerror(int os_error, char *buf, size_t len);

@@ -160,6 +160,37 @@ int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
     return 0;
 }
 
+/*
+ * Checked as a copying write would be, after the arguments (the file is
+ * looked at now, so a wrong handle is an error here, not a lost
+ * connection later). Never the direct path: the region goes through the
+ * queue, which keeps it in order with everything written around it.
+ */
+int ior_transport_write_file(ior_transport_t *t, intptr_t os_file,
+                             uint64_t offset, uint64_t length,
+                             ior_release_cb release, void *ctx)
+{
+    size_t before;
+    int rc;
+
+    if (t == NULL || os_file == -1 || length > UINT64_MAX - offset)
+        return IOR_EINVAL;
+    if ((rc = ior__os_file_check(os_file, offset, length)) != 0)
+        return rc;
+    if (length > (uint64_t)(size_t)-1)
+        return IOR_ERANGE; /* more than a 32-bit queue can count */
+    if ((rc = write_refused(t, (size_t)length)) != 0)
+        return rc;
+    if (length == 0)
+        return 0; /* nothing queued, so the release is not taken */
+    before = t->q.bytes;
+    rc = ior__wq_push_file(&t->q, os_file, offset, length, release, ctx);
+    if (rc != 0)
+        return rc;
+    after_queue(t, before);
+    return 0;
+}
+
 int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
                                  size_t n)
 {

@@ -374,6 +374,30 @@ int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
                             ior_release_cb release, void *ctx);
 
 /*
+ * Queues length bytes of a file from offset, in order with the writes
+ * around it and counted in the buffered bytes like them (water marks,
+ * max_buffer, producers). os_file is a POSIX descriptor or a Windows
+ * HANDLE cast to intptr_t, of a regular file opened for reading; it must
+ * stay open, and the region unchanged, until release(ctx, NULL, 0) runs:
+ * exactly once, when the region has been sent or discarded (release may
+ * be NULL). The OS sends it from the file where it can (TransmitFile on a
+ * Windows socket, sendfile on Linux); elsewhere (TLS, Windows pipes,
+ * other systems) it is read into memory 128 KiB at a time just before it
+ * is sent. File pointers are not moved. No fast path: the bytes always go
+ * through the queue, from the loop.
+ *
+ * IOR_EINVAL (NULL t, os_file -1, offset + length beyond 2^64 or beyond
+ * the end of the file), IOR_EBADF (not an open regular file), IOR_ERANGE
+ * (a 32-bit build cannot count that many buffered bytes), then as
+ * ior_transport_write. length 0 queues nothing and takes no release. If
+ * the file cannot be read when its turn comes (it shrank, a read error),
+ * the transport closes: connection_lost with IOR_EIO.
+ */
+int ior_transport_write_file(ior_transport_t *t, intptr_t os_file,
+                             uint64_t offset, uint64_t length,
+                             ior_release_cb release, void *ctx);
+
+/*
  * As n copying writes, checked and allocated once: all of it is queued or
  * none. IOR_EINVAL also for NULL bufs with n > 0 or a NULL base with len > 0.
  */

@@ -94,6 +94,7 @@ typedef struct ior__iocp_loop {
     /* Per address family (0: IPv4, 1: IPv6): skip mode allowed? -1 unknown */
     int skip_ok[2];
     LPFN_CONNECTEX connectex[2];
+    LPFN_TRANSMITFILE transmitfile; /* looked up on the first file send */
     /* 0 with IOR_IOCP_NO_DIRECT=1: writes always go overlapped. */
     int direct_ok;
     /* For tests: requests that completed inline (skip-on-success). */
@@ -278,7 +279,7 @@ typedef struct ior__iocp_sock {
     unsigned char zero_next; /* the next read is a zero-byte one */
     unsigned char last_full; /* the last read filled its buffer */
     size_t pinned_len;       /* rbuf_len counted in the loop's pinned */
-
+    unsigned char file_send; /* the send in flight is a TransmitFile */
 } ior__iocp_sock_t;
 
 static inline ior__iocp_sock_t *ior__iocp_sock(ior_transport_t *t)

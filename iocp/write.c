@@ -20,17 +20,67 @@
 /* Per-buffer cap: WSABUF.len is a ULONG and so is the completion count. */
 #define IOR__IOCP_MAX_SEND_LEN ((size_t)1 << 30)
 
+static DWORD transmitfile_for(ior__iocp_sock_t *sk, ior__iocp_loop_t *lp)
+{
+    GUID guid = WSAID_TRANSMITFILE;
+    DWORD got = 0;
+
+    if (lp->transmitfile == NULL &&
+        WSAIoctl(sk->s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid,
+                 (DWORD)sizeof(guid), (void *)&lp->transmitfile,
+                 (DWORD)sizeof(lp->transmitfile), &got, NULL, NULL) != 0)
+        return (DWORD)WSAGetLastError();
+    return 0;
+}
+
+/*
+ * A file region at the head of the queue goes out as one overlapped
+ * TransmitFile from the file (the core keeps pieces within its 2^31 - 2
+ * limit). The file offset rides in the OVERLAPPED, so the caller's file
+ * pointer is not used. A synchronous success says nothing about the count:
+ * WSAGetOverlappedResult does.
+ */
+static void post_transmit(ior__iocp_handle_t *h, const ior__file_send_t *fs)
+{
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+    ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
+    DWORD sent = 0, flags = 0;
+    DWORD err = transmitfile_for(sk, lp);
+    BOOL ok = FALSE;
+
+    memset(&h->sop.ov, 0, sizeof(h->sop.ov));
+    h->sop.ov.Offset = (DWORD)(fs->offset & 0xFFFFFFFFu);
+    h->sop.ov.OffsetHigh = (DWORD)(fs->offset >> 32);
+    sk->file_send = 1;
+    if (err == 0) {
+        ok = lp->transmitfile(sk->s, (HANDLE)fs->file, (DWORD)fs->len, 0,
+                              &h->sop.ov, NULL, 0);
+        if (!ok)
+            err = (DWORD)WSAGetLastError();
+        else if (!WSAGetOverlappedResult(sk->s, &h->sop.ov, &sent, FALSE,
+                                         &flags))
+            sent = (DWORD)fs->len;
+    }
+    ior__iocp_handle_started(h, &h->sop, ok, sent, err);
+}
+
 /* Starts a WSASend of what is queued; 0 if the queue is empty. */
 int ior__iocp_sock_post_send(ior__iocp_handle_t *h)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
     ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
+    ior__file_send_t fs;
     size_t n;
     size_t i;
     DWORD sent = 0;
     DWORD err = 0;
     int rc;
 
+    if (ior__core_send_file_begin(&h->base, &fs)) {
+        post_transmit(h, &fs);
+        return 1;
+    }
+    sk->file_send = 0;
     n = ior__core_send_begin(&h->base, lp->send_bufs, IOR__IOCP_MAX_SEND_BUFS,
                              IOR__IOCP_MAX_SEND_LEN);
     if (n == 0)
@@ -48,11 +98,17 @@ int ior__iocp_sock_post_send(ior__iocp_handle_t *h)
     return 1;
 }
 
-/* A failed WSASend took nothing the core may release. */
+/*
+ * A failed send took nothing the core may release. A TransmitFile that
+ * sent nothing without an error met the end of the file: the file is
+ * shorter than its region now, and the stream cannot go on.
+ */
 size_t ior__iocp_sock_send_result(ior__iocp_handle_t *h, DWORD bytes,
                                   DWORD *err)
 {
-    (void)h;
+    ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
+    if (*err == 0 && bytes == 0 && sk->file_send)
+        *err = ERROR_HANDLE_EOF;
     return *err != 0 ? 0 : bytes;
 }
 

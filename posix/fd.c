@@ -27,6 +27,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* SO_NOSIGPIPE or the ignored SIGPIPE covers it */
@@ -120,21 +123,65 @@ static ssize_t fd_writev(ior__posix_fd_t *f, const ior_buf_t *bufs, size_t n)
     return w;
 }
 
+#ifdef __linux__
 /*
- * One gathered send of the queue. Returns bytes written (>= 0), or -1 with
- * the IOR_E* code in *err (0 for "would block").
+ * A file region at the head of the queue, sent by the kernel from the
+ * file (to a socket or a pipe alike). Returns as fd_writev, or -2 when
+ * there is none or this descriptor cannot take sendfile (EINVAL, ENOSYS:
+ * then never again, and the core's copy path sends it instead).
+ */
+static ssize_t fd_sendfile(ior__posix_fd_t *f)
+{
+    ior__file_send_t fs;
+    off_t at;
+    ssize_t w;
+
+    if (f->no_sendfile || !ior__core_send_file_begin(&f->base, &fs))
+        return -2;
+    at = (off_t)fs.offset;
+    do {
+        w = sendfile(f->io.fd, (int)fs.file, &at, fs.len);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EINVAL || errno == ENOSYS)) {
+        ior__core_send_end(&f->base, 0);
+        f->no_sendfile = 1;
+        return -2;
+    }
+    if (w == 0) {
+        errno = EIO; /* the file ended before the region did */
+        w = -1;
+    }
+    return w;
+}
+#else
+static ssize_t fd_sendfile(ior__posix_fd_t *f)
+{
+    (void)f;
+    return -2;
+}
+#endif
+
+/*
+ * One send of the queue: a file region from the file, else a gather of
+ * what is queued. Returns bytes written (>= 0), or -1 with the IOR_E*
+ * code in *err (0 for "would block").
  */
 static ssize_t fd_send_once(ior__posix_fd_t *f, int *err, int *os_err)
 {
     ior__posix_loop_t *pl = IOR__PL(f->base.loop);
     ior_buf_t *bufs = pl->send_bufs;
-    size_t n =
-        ior__core_send_begin(&f->base, bufs, IOR__IOV_MAX, IOR__SEND_MAX);
+    size_t n;
     ssize_t w;
+
     *err = 0;
-    if (n == 0)
-        return 0;
-    w = fd_writev(f, bufs, n);
+    w = fd_sendfile(f);
+    if (w == -2) {
+        n = ior__core_send_begin(&f->base, bufs, IOR__IOV_MAX,
+                                 IOR__SEND_MAX);
+        if (n == 0)
+            return 0;
+        w = fd_writev(f, bufs, n);
+    }
     if (w < 0) {
         int e = errno;
         ior__core_send_end(&f->base, 0);

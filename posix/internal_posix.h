@@ -147,6 +147,7 @@ struct ior__posix_fd {
     unsigned char closed;     /* ior__os_close done, fd is gone */
     unsigned char is_tcp;
     unsigned char is_socket; /* recv/sendmsg; else read/writev (pipes) */
+    unsigned char no_sendfile; /* sendfile refused it: the copy path */
     /*
      * A child's stdin (write end of a pipe): stay in the poller so the
      * child closing its end (POLLERR) ends the transport even when we are

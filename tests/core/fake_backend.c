@@ -6,6 +6,7 @@
  * arriving, loop iterations — happens only when the test says so.
  */
 #include "fake_backend.h"
+#include "fake_os_stubs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ void fake_reset(void)
     fake_env_backend[0] = '\0';
     poll_hook = NULL;
     poll_user = NULL;
+    fake_files_reset();
     fake_log_clear();
 }
 
@@ -424,6 +426,14 @@ size_t fake_send_begin(ior_transport_t *t)
         violation(r, "test bug: fake_send_begin with a send in flight");
         return 0;
     }
+    if (r->files_native && ior__core_send_file_begin(t, &r->file_send)) {
+        r->in_flight = 1;
+        r->file_in_flight = 1;
+        r->file_sends++;
+        if (r->file_send.len > r->max_file_send)
+            r->max_file_send = r->file_send.len;
+        return r->file_send.len;
+    }
     r->nbufs = ior__core_send_begin(t, r->bufs, FAKE_MAX_BUFS, (size_t)-1);
     if (r->nbufs == 0)
         return 0;
@@ -437,6 +447,20 @@ void fake_send_end(ior_transport_t *t, size_t n)
 {
     fake_rec_t *r = fake_rec(t);
     size_t i, left = n, done = 0;
+    if (r->file_in_flight) {
+        int f = (int)(r->file_send.file - FAKE_FILE(0));
+        unsigned char b;
+        if (n > r->file_send.len)
+            n = r->file_send.len;
+        for (i = 0; i < n; i++) {
+            b = fake_file_byte(f, r->file_send.offset + i);
+            sent_append(r, &b, 1);
+        }
+        r->file_in_flight = 0;
+        r->in_flight = 0;
+        ior__core_send_end(t, n);
+        return;
+    }
     for (i = 0; i < r->nbufs && left > 0; i++) {
         size_t take = r->bufs[i].len < left ? r->bufs[i].len : left;
         sent_append(r, r->bufs[i].base, take);

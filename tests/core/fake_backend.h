@@ -53,6 +53,15 @@ typedef struct fake_rec {
     int violations;  /* seam contract broken by the core (see .c) */
     /* The send in flight (between fake_send_begin and fake_send_end). */
     int in_flight;
+    /*
+     * files_native: file regions go out as the OS's file send
+     * (ior__core_send_file_begin), else through the core's copy path.
+     */
+    int files_native;
+    int file_in_flight; /* the send in flight is file_send */
+    ior__file_send_t file_send;
+    int file_sends;
+    size_t max_file_send;
     ior_buf_t bufs[FAKE_MAX_BUFS];
     size_t nbufs;
     /* Every byte the "OS" accepted, in order. */

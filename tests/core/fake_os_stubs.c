@@ -12,6 +12,7 @@
 #include <string.h>
 
 fake_tcp_t fake_tcp;
+fake_files_t fake_files;
 
 void fake_tcp_reset(void)
 {
@@ -147,4 +148,57 @@ int ior__os_local_connect(ior_loop_t *loop, const char *name,
     (void)name;
     (void)out;
     return IOR_ENOTSUP;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+void fake_files_reset(void)
+{
+    memset(&fake_files, 0, sizeof(fake_files));
+}
+
+unsigned char fake_file_byte(int i, uint64_t at)
+{
+    return (unsigned char)((at * 131u + (uint64_t)i * 7u) ^ (at >> 9));
+}
+
+static int file_index(intptr_t file)
+{
+    intptr_t i = file - FAKE_FILE(0);
+    if (i < 0 || i >= FAKE_NFILES || fake_files.size[i] == 0)
+        return -1;
+    return (int)i;
+}
+
+int ior__os_file_check(intptr_t file, uint64_t offset, uint64_t length)
+{
+    int i = file_index(file);
+    if (i < 0)
+        return IOR_EBADF;
+    if (offset + length > fake_files.size[i])
+        return IOR_EINVAL;
+    return 0;
+}
+
+int ior__os_file_read(intptr_t file, uint64_t offset, void *buf, size_t len,
+                      size_t *got, int *os_error)
+{
+    int i = file_index(file);
+    uint64_t end;
+    size_t k;
+    fake_files.reads++;
+    if (len > fake_files.max_read)
+        fake_files.max_read = len;
+    if (i < 0 || fake_files.read_error != 0) {
+        *os_error = i < 0 ? 9 : fake_files.read_error;
+        return IOR_EIO;
+    }
+    end = fake_files.shrunk_to[i] != 0 ? fake_files.shrunk_to[i]
+                                        : fake_files.size[i];
+    for (k = 0; k < len && offset + k < end; k++)
+        ((unsigned char *)buf)[k] = fake_file_byte(i, offset + k);
+    *got = k;
+    return 0;
 }

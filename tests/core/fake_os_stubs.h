@@ -35,4 +35,25 @@ void fake_tcp_reset(void);
 /* Completes the last connect as a backend would (then frees it). */
 void fake_connect_finish(ior_transport_t *t, int status, int os_error);
 
+/*
+ * Regular files for ior_transport_write_file: FAKE_FILE(i) is file i,
+ * size[i] bytes long, whose byte at offset k is fake_file_byte(i, k);
+ * every other handle is "not an open regular file". Reset by fake_reset.
+ */
+#define FAKE_NFILES 4
+#define FAKE_FILE(i) ((intptr_t)(700 + (i)))
+typedef struct fake_files {
+    uint64_t size[FAKE_NFILES];
+    /* Reads see only this much of file i when nonzero (it shrank). */
+    uint64_t shrunk_to[FAKE_NFILES];
+    int read_error; /* nonzero: every read fails with this OS error */
+    int reads;      /* ior__os_file_read calls */
+    size_t max_read; /* the largest len asked of one */
+} fake_files_t;
+
+extern fake_files_t fake_files;
+
+unsigned char fake_file_byte(int i, uint64_t at);
+void fake_files_reset(void);
+
 #endif

@@ -215,6 +215,7 @@ int main(void)
         TOOLS_POLL_TESTS
         TOOLS_CONNECT_TESTS
         TOOLS_LOCAL_TESTS
+        TOOLS_FILE_TESTS
     };
     ior_loop_t *loop;
     const char *only = test_getenv("IOR_TEST_FILTER");

@@ -38,6 +38,19 @@ void test_local_many_clients_at_once(void **state);
         cmocka_unit_test(test_local_bad_input),                              \
         cmocka_unit_test(test_local_many_clients_at_once),
 
+void test_file_stream_over_tcp(void **state);
+void test_file_stream_over_local_ipc(void **state);
+void test_file_truncated_closes_with_eio(void **state);
+void test_file_pull_producer(void **state);
+void test_file_bad_input(void **state);
+
+#define TOOLS_FILE_TESTS                                                     \
+    cmocka_unit_test(test_file_stream_over_tcp),                             \
+        cmocka_unit_test(test_file_stream_over_local_ipc),                   \
+        cmocka_unit_test(test_file_truncated_closes_with_eio),               \
+        cmocka_unit_test(test_file_pull_producer),                           \
+        cmocka_unit_test(test_file_bad_input),
+
 #define TOOLS_POLL_TESTS                                                     \
     cmocka_unit_test(test_poll_readable_is_level_triggered),                 \
         cmocka_unit_test(test_poll_writable_then_change_events),             \
