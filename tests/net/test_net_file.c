@@ -35,7 +35,7 @@ static void nf_make_file(char *path, size_t len)
     FILE *f;
     uint64_t off = 0;
     assert_int_equal(nu_platform_temp_file(path, len), 0);
-    f = fopen(path, "wb");
+    f = test_fopen(path, "wb");
     assert_non_null(f);
     while (off < NF_FILE_LEN) {
         size_t k = NF_FILE_LEN - off > NU_PATTERN_MAX
@@ -50,7 +50,7 @@ static void nf_make_file(char *path, size_t len)
 /* Empties the file at path (another handle may have it open). */
 static void nf_truncate(const char *path)
 {
-    FILE *f = fopen(path, "wb");
+    FILE *f = test_fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fclose(f), 0);
 }

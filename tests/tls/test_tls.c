@@ -6,6 +6,7 @@
  * the net suite's byte pattern. Every test waits for connection_lost on
  * both ends under the nu_loop watchdog; nothing sleeps to synchronise.
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, dup (the file test) */
 #include "../net/net_util.h"
 #include "../net/stress_util.h"
 #include "../portable.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -348,6 +350,82 @@ static void test_tls_both_ways_checked_by_sha256(void **state)
     assert_int_equal(p.server.reason, IOR_EDONE);
     assert_int_equal(p.client.reason, IOR_EDONE);
     pair_free(&p);
+}
+
+/*
+ * A file region through TLS: the layer takes the core's copy path (the
+ * kernel cannot encrypt), so the region is read 128 KiB at a time into
+ * records, in order with the writes around it; written before the
+ * handshake, it waits for it like any write.
+ */
+#define FILE_LEN (3u * 1024u * 1024u + 77u)
+#define FILE_FROM 1000u
+
+typedef struct file_src {
+    char path[64];
+    int fd;
+    int released;
+} file_src_t;
+
+static void file_released(void *ctx, const void *base, size_t len)
+{
+    file_src_t *f = ctx;
+    assert_null(base);
+    assert_int_equal(len, 0);
+    f->released++;
+}
+
+static void write_file_early(end_t *e)
+{
+    file_src_t *f = e->test;
+    assert_int_equal(ior_transport_write(e->t, nu_pattern(0), FILE_FROM), 0);
+    assert_int_equal(ior_transport_write_file(e->t, f->fd, FILE_FROM,
+                                              FILE_LEN - FILE_FROM - 5,
+                                              file_released, f),
+                     0);
+    assert_int_equal(ior_transport_write(e->t, nu_pattern(FILE_LEN - 5), 5),
+                     0);
+    assert_int_equal(ior_transport_lose_connection(e->t), 0);
+}
+
+static void test_tls_write_file_takes_the_copy_path(void **state)
+{
+    pair_t p;
+    file_src_t f;
+    unsigned char want[32], got[32];
+    uint64_t off = 0;
+    FILE *out;
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    snprintf(f.path, sizeof(f.path), "/tmp/ior-tls-file-XXXXXX");
+    f.fd = mkstemp(f.path);
+    assert_true(f.fd >= 0);
+    out = fdopen(dup(f.fd), "wb");
+    assert_non_null(out);
+    while (off < FILE_LEN) {
+        size_t n = FILE_LEN - off > NU_PATTERN_MAX ? NU_PATTERN_MAX
+                                                   : (size_t)(FILE_LEN - off);
+        assert_int_equal(fwrite(nu_pattern(off), 1, n, out), n);
+        off += n;
+    }
+    assert_int_equal(fclose(out), 0);
+    pair_init(&p);
+    p.server.sha = EVP_MD_CTX_new();
+    assert_non_null(p.server.sha);
+    assert_int_equal(EVP_DigestInit_ex(p.server.sha, EVP_sha256(), NULL), 1);
+    p.client.test = &f;
+    p.client.started = write_file_early;
+    pair_run(&p);
+    pattern_sha(FILE_LEN, want);
+    sha_done(p.server.sha, got);
+    EVP_MD_CTX_free(p.server.sha);
+    assert_int_equal(p.server.rx, FILE_LEN);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(p.client.reason, IOR_EDONE);
+    assert_int_equal(f.released, 1);
+    pair_free(&p);
+    assert_int_equal(close(f.fd), 0);
+    assert_int_equal(unlink(f.path), 0);
 }
 
 /* Writes of awkward sizes around the 16 KiB record arrive as written. */
@@ -1146,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_tls_options_checked),
         cmocka_unit_test(test_tls_both_ways_checked_by_sha256),
         cmocka_unit_test(test_tls_record_boundaries),
+        cmocka_unit_test(test_tls_write_file_takes_the_copy_path),
         cmocka_unit_test(test_tls_unknown_ca_is_ecert),
         cmocka_unit_test(test_tls_wrong_name_is_ecert),
         cmocka_unit_test(test_tls_expired_is_ecert),
