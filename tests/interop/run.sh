@@ -18,8 +18,8 @@
 # sides ending on their -w idle timeout (UDP has no EOF):
 #   udp-iorcat-server  iorcat -u -l -w  <->  nc -u -w
 #   udp-nc-server      nc -u -l -w      <->  iorcat -u -w
-# Unix domain sockets (iorcat -U), natively (Wine 8 has no AF_UNIX, and
-# Windows named pipes are not built yet), 16 MiB each way:
+# Unix domain sockets (iorcat -U), natively (Wine 8 has no AF_UNIX; on
+# Windows -U is a named pipe, below), 16 MiB each way:
 #   unix-nc-server      nc -l -U -N  <->  iorcat -U
 #   unix-iorcat-server  iorcat -l -U -N  <->  nc -U -N
 # Named pipes (iorcat.exe -U) under Wine, both ends iorcat.exe (no nc on
