@@ -43,9 +43,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The version of this header; ior_version() is the library's. Bumped by
+ * hand (CMakeLists.txt reads it from here): MINOR for additions, MAJOR
+ * for changes that break callers. See CHANGELOG.md.
+ */
+#define IOR_VERSION_MAJOR 0
+#define IOR_VERSION_MINOR 2
+#define IOR_VERSION_PATCH 0
+#define IOR_VERSION_STRING "0.2.0"
+#define IOR_VERSION_HEX                                                      \
+    ((IOR_VERSION_MAJOR << 16) | (IOR_VERSION_MINOR << 8) | IOR_VERSION_PATCH)
+
+/*
+ * IOR_API marks the exported functions. A program using ior as a DLL (or
+ * shared library) defines IOR_SHARED, as ior::ior_shared and
+ * `pkg-config ior-shared` do; the static library needs nothing.
+ */
+#if defined(_WIN32) && defined(IOR_SHARED)
+#ifdef IOR_BUILDING
+#define IOR_API __declspec(dllexport)
+#else
+#define IOR_API __declspec(dllimport)
+#endif
+#elif defined(IOR_SHARED) && defined(IOR_BUILDING) && defined(__GNUC__)
+#define IOR_API __attribute__((visibility("default")))
+#else
+#define IOR_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* IOR_VERSION_HEX and IOR_VERSION_STRING of the library linked. */
+IOR_API unsigned ior_version(void);
+IOR_API const char *ior_version_string(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -100,17 +133,17 @@ typedef enum ior_errno {
 } ior_errno_t;
 
 /* The message for an IOR_E* code, "success" for 0, "unknown error" else. */
-const char *ior_strerror(int err);
+IOR_API const char *ior_strerror(int err);
 
 /* The name ("EINVAL", ...) of an IOR_E* code, "OK" for 0, else "UNKNOWN". */
-const char *ior_err_name(int err);
+IOR_API const char *ior_err_name(int err);
 
 /*
  * The operating system's own message for an OS error code (errno on POSIX,
  * a Winsock or Win32 error code on Windows), written into buf (always
  * terminated when len > 0). Returns buf.
  */
-const char *ior_os_strerror(int os_error, char *buf, size_t len);
+IOR_API const char *ior_os_strerror(int os_error, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Allocator                                                           */
@@ -131,7 +164,7 @@ typedef struct ior_allocator {
 } ior_allocator_t;
 
 /* Returns IOR_EINVAL if any function is missing. */
-int ior_set_allocator(const ior_allocator_t *allocator);
+IOR_API int ior_set_allocator(const ior_allocator_t *allocator);
 
 /* ------------------------------------------------------------------ */
 /* Addresses                                                           */
@@ -155,16 +188,16 @@ typedef struct ior_addr {
  * Parses a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "fe80::1%3")
  * address; no name lookup. IOR_EINVAL if it is not one.
  */
-int ior_addr_parse(ior_addr_t *out, const char *ip, uint16_t port);
+IOR_API int ior_addr_parse(ior_addr_t *out, const char *ip, uint16_t port);
 
 /*
  * Writes "1.2.3.4:80" or "[::1]:80". IOR_ERANGE if len is too small,
  * IOR_EINVAL for an unset address.
  */
-int ior_addr_format(const ior_addr_t *addr, char *buf, size_t len);
+IOR_API int ior_addr_format(const ior_addr_t *addr, char *buf, size_t len);
 
 /* Writes the address alone ("1.2.3.4", "::1"). Same errors. */
-int ior_addr_format_ip(const ior_addr_t *addr, char *buf, size_t len);
+IOR_API int ior_addr_format_ip(const ior_addr_t *addr, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Loop                                                                */
@@ -190,23 +223,23 @@ typedef struct ior_loop_options {
 } ior_loop_options_t;
 
 /* Creates a loop. opts may be NULL. */
-int ior_loop_new(ior_loop_t **out, const ior_loop_options_t *opts);
+IOR_API int ior_loop_new(ior_loop_t **out, const ior_loop_options_t *opts);
 
 /* "epoll", "poll" or "iocp". */
-const char *ior_loop_backend(const ior_loop_t *loop);
+IOR_API const char *ior_loop_backend(const ior_loop_t *loop);
 
 /*
  * Runs until ior_loop_stop() or until nothing is left to do (no transport,
  * listener, timer, pending connect or deferred work). Returns 0, or
  * IOR_ESTATE if called from inside a callback of this loop.
  */
-int ior_loop_run(ior_loop_t *loop);
+IOR_API int ior_loop_run(ior_loop_t *loop);
 
 /*
  * Makes ior_loop_run() return after the current iteration. Safe from any
  * thread and from a signal or console handler context of this library.
  */
-void ior_loop_stop(ior_loop_t *loop);
+IOR_API void ior_loop_stop(ior_loop_t *loop);
 
 /*
  * Closes everything still open (transports get connection_lost with
@@ -214,10 +247,10 @@ void ior_loop_stop(ior_loop_t *loop);
  * for every outstanding OS operation to finish, and frees the loop.
  * IOR_ESTATE if called while the loop runs.
  */
-int ior_loop_free(ior_loop_t *loop);
+IOR_API int ior_loop_free(ior_loop_t *loop);
 
 /* The loop's cached monotonic time in milliseconds, updated each iteration. */
-uint64_t ior_loop_now(const ior_loop_t *loop);
+IOR_API uint64_t ior_loop_now(const ior_loop_t *loop);
 
 /*
  * SIGINT and SIGTERM (POSIX), Ctrl-C, Ctrl-Break and console close
@@ -225,7 +258,7 @@ uint64_t ior_loop_now(const ior_loop_t *loop);
  * same loop again is 0, another loop IOR_EBUSY until this one is freed.
  * Call it from one thread at a time.
  */
-int ior_loop_stop_on_interrupt(ior_loop_t *loop);
+IOR_API int ior_loop_stop_on_interrupt(ior_loop_t *loop);
 
 typedef void (*ior_callback_t)(ior_loop_t *loop, void *user);
 
@@ -233,7 +266,8 @@ typedef void (*ior_callback_t)(ior_loop_t *loop, void *user);
  * Runs cb(loop, user) on the loop's thread, soon. Safe from any thread.
  * Calls are delivered in the order made by each thread. IOR_ENOMEM.
  */
-int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb, void *user);
+IOR_API int ior_loop_call_from_thread(ior_loop_t *loop, ior_callback_t cb,
+                                      void *user);
 
 /* ------------------------------------------------------------------ */
 /* Timers                                                              */
@@ -248,8 +282,8 @@ typedef uint64_t ior_timer_id;
  * timer callback never fires in the same pass, even with delay 0. out may be
  * NULL. IOR_EINVAL (loop or cb NULL), IOR_ENOMEM.
  */
-int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
-                   void *user, ior_timer_id *out);
+IOR_API int ior_call_later(ior_loop_t *loop, uint64_t delay_ms,
+                           ior_callback_t cb, void *user, ior_timer_id *out);
 
 /*
  * Calls cb(loop, user) first_ms from now and then every period_ms until
@@ -259,8 +293,9 @@ int ior_call_later(ior_loop_t *loop, uint64_t delay_ms, ior_callback_t cb,
  * valid across firings. IOR_EINVAL (loop or cb NULL, period_ms 0),
  * IOR_ENOMEM.
  */
-int ior_call_every(ior_loop_t *loop, uint64_t first_ms, uint64_t period_ms,
-                   ior_callback_t cb, void *user, ior_timer_id *out);
+IOR_API int ior_call_every(ior_loop_t *loop, uint64_t first_ms,
+                           uint64_t period_ms, ior_callback_t cb, void *user,
+                           ior_timer_id *out);
 
 /*
  * Moves a timer to fire delay_ms from now, keeping its handle and its
@@ -270,7 +305,8 @@ int ior_call_every(ior_loop_t *loop, uint64_t first_ms, uint64_t period_ms,
  * already due at the same deadline. IOR_ENOENT for a handle that fired and
  * returned or was cancelled.
  */
-int ior_timer_restart(ior_loop_t *loop, ior_timer_id id, uint64_t delay_ms);
+IOR_API int ior_timer_restart(ior_loop_t *loop, ior_timer_id id,
+                              uint64_t delay_ms);
 
 /*
  * Cancels a timer that has not fired: a one-shot timer that has not fired,
@@ -279,7 +315,7 @@ int ior_timer_restart(ior_loop_t *loop, ior_timer_id id, uint64_t delay_ms);
  * callback) or the timer was cancelled (the handle is then stale; nothing
  * happens).
  */
-int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id);
+IOR_API int ior_timer_cancel(ior_loop_t *loop, ior_timer_id id);
 
 /* ------------------------------------------------------------------ */
 /* Producers and protocols                                             */
@@ -303,7 +339,7 @@ typedef struct ior_producer_ops {
  * producer of another (or of itself, as an echo server does) with
  * user = the transport. Calls ior_transport_pause_producing() and friends.
  */
-extern const ior_producer_ops_t ior_transport_producer_ops;
+extern IOR_API const ior_producer_ops_t ior_transport_producer_ops;
 
 /*
  * What a transport tells its protocol. Every member may be NULL except
@@ -347,11 +383,12 @@ typedef void (*ior_release_cb)(void *ctx, const void *base, size_t len);
  * connect callback; reading starts once that callback returns. May be called
  * again later to switch protocols. IOR_EINVAL (NULL t or ops), IOR_ENOTCONN.
  */
-int ior_transport_set_protocol(ior_transport_t *t,
-                               const ior_protocol_ops_t *ops, void *user);
+IOR_API int ior_transport_set_protocol(ior_transport_t *t,
+                                       const ior_protocol_ops_t *ops,
+                                       void *user);
 
-void *ior_transport_user(const ior_transport_t *t);
-ior_loop_t *ior_transport_loop(const ior_transport_t *t);
+IOR_API void *ior_transport_user(const ior_transport_t *t);
+IOR_API ior_loop_t *ior_transport_loop(const ior_transport_t *t);
 
 /*
  * Queues a copy of data (DESIGN rule 1). len 0 does nothing and returns 0.
@@ -362,7 +399,8 @@ ior_loop_t *ior_transport_loop(const ior_transport_t *t);
  * lose_connection writes are still taken and sent before the close, as in
  * Twisted (the transport is connected until the queue drains).
  */
-int ior_transport_write(ior_transport_t *t, const void *data, size_t len);
+IOR_API int ior_transport_write(ior_transport_t *t, const void *data,
+                                size_t len);
 
 /*
  * Queues data without copying; release(ctx, data, len) runs exactly once
@@ -370,8 +408,9 @@ int ior_transport_write(ior_transport_t *t, const void *data, size_t len);
  * is not taken (the caller still owns data); nor is it for len 0, which
  * queues nothing. Errors as ior_transport_write.
  */
-int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
-                            ior_release_cb release, void *ctx);
+IOR_API int ior_transport_write_ref(ior_transport_t *t, const void *data,
+                                    size_t len, ior_release_cb release,
+                                    void *ctx);
 
 /*
  * Queues length bytes of a file from offset, in order with the writes
@@ -393,16 +432,16 @@ int ior_transport_write_ref(ior_transport_t *t, const void *data, size_t len,
  * the file cannot be read when its turn comes (it shrank, a read error),
  * the transport closes: connection_lost with IOR_EIO.
  */
-int ior_transport_write_file(ior_transport_t *t, intptr_t os_file,
-                             uint64_t offset, uint64_t length,
-                             ior_release_cb release, void *ctx);
+IOR_API int ior_transport_write_file(ior_transport_t *t, intptr_t os_file,
+                                     uint64_t offset, uint64_t length,
+                                     ior_release_cb release, void *ctx);
 
 /*
  * As n copying writes, checked and allocated once: all of it is queued or
  * none. IOR_EINVAL also for NULL bufs with n > 0 or a NULL base with len > 0.
  */
-int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
-                                 size_t n);
+IOR_API int ior_transport_write_sequence(ior_transport_t *t,
+                                         const ior_buf_t *bufs, size_t n);
 
 /*
  * Registers a producer (DESIGN rule 4). IOR_EINVAL (NULL t or ops, a
@@ -422,22 +461,22 @@ int ior_transport_write_sequence(ior_transport_t *t, const ior_buf_t *bufs,
  * unregistered, as in Twisted. At EOF, a transport whose protocol has no
  * read_connection_lost stops and forgets its producer instead (rule 11).
  */
-int ior_transport_register_producer(ior_transport_t *t,
-                                    const ior_producer_ops_t *ops, void *user,
-                                    int streaming);
+IOR_API int ior_transport_register_producer(ior_transport_t *t,
+                                            const ior_producer_ops_t *ops,
+                                            void *user, int streaming);
 
 /* DESIGN rule 5. IOR_EINVAL (NULL), IOR_ENOENT (none registered). */
-int ior_transport_unregister_producer(ior_transport_t *t);
+IOR_API int ior_transport_unregister_producer(ior_transport_t *t);
 
 /*
  * Closes after the queue drains and no producer is left to resume
  * (DESIGN rule 6); connection_lost(IOR_EDONE) follows from the loop.
  * IOR_EINVAL, IOR_ENOTCONN (already lost). Repeated calls return 0.
  */
-int ior_transport_lose_connection(ior_transport_t *t);
+IOR_API int ior_transport_lose_connection(ior_transport_t *t);
 
 /* Half-close after the queue drains (DESIGN rule 7). Errors as above. */
-int ior_transport_lose_write_connection(ior_transport_t *t);
+IOR_API int ior_transport_lose_write_connection(ior_transport_t *t);
 
 /*
  * Discards the queue (release callbacks run, from the loop for bytes the OS
@@ -445,10 +484,10 @@ int ior_transport_lose_write_connection(ior_transport_t *t);
  * IOR_EABORTED from the loop. Safe at any point, repeatedly: 0 each time
  * unless t is NULL (IOR_EINVAL). No data_received after it.
  */
-int ior_transport_abort_connection(ior_transport_t *t);
+IOR_API int ior_transport_abort_connection(ior_transport_t *t);
 
 /* unregister_producer, then lose_connection. */
-int ior_transport_stop_consuming(ior_transport_t *t);
+IOR_API int ior_transport_stop_consuming(ior_transport_t *t);
 
 /*
  * The transport as a producer (DESIGN rule 10): pause stops reading at
@@ -456,9 +495,9 @@ int ior_transport_stop_consuming(ior_transport_t *t);
  * bytes read but not yet delivered first, from the loop; stop is
  * lose_connection. IOR_EINVAL for NULL; IOR_ENOTCONN once lost.
  */
-int ior_transport_pause_producing(ior_transport_t *t);
-int ior_transport_resume_producing(ior_transport_t *t);
-int ior_transport_stop_producing(ior_transport_t *t);
+IOR_API int ior_transport_pause_producing(ior_transport_t *t);
+IOR_API int ior_transport_resume_producing(ior_transport_t *t);
+IOR_API int ior_transport_stop_producing(ior_transport_t *t);
 
 /*
  * High-water mark (default 65536) and low-water mark (default 0). The low
@@ -466,14 +505,15 @@ int ior_transport_stop_producing(ior_transport_t *t);
  * no limit) refuses, with IOR_ENOBUFS, a write that would take the queue
  * beyond it; it must be 0 or at least buffer_size.
  */
-int ior_transport_set_buffer_size(ior_transport_t *t, size_t high_water);
-int ior_transport_set_low_water(ior_transport_t *t, size_t low_water);
-int ior_transport_set_max_buffer(ior_transport_t *t, size_t max_buffer);
-size_t ior_transport_buffer_size(const ior_transport_t *t);
-size_t ior_transport_low_water(const ior_transport_t *t);
+IOR_API int ior_transport_set_buffer_size(ior_transport_t *t,
+                                          size_t high_water);
+IOR_API int ior_transport_set_low_water(ior_transport_t *t, size_t low_water);
+IOR_API int ior_transport_set_max_buffer(ior_transport_t *t, size_t max_buffer);
+IOR_API size_t ior_transport_buffer_size(const ior_transport_t *t);
+IOR_API size_t ior_transport_low_water(const ior_transport_t *t);
 
 /* Bytes queued and not yet reported written by the OS. 0 for NULL. */
-size_t ior_transport_buffered(const ior_transport_t *t);
+IOR_API size_t ior_transport_buffered(const ior_transport_t *t);
 
 /* Transport state flags, for tools and tests. */
 #define IOR_TS_CONNECTED 0x01
@@ -486,13 +526,13 @@ size_t ior_transport_buffered(const ior_transport_t *t);
 #define IOR_TS_PRODUCER_PAUSED 0x80
 #define IOR_TS_STREAMING 0x100
 #define IOR_TS_READING_PAUSED 0x200
-unsigned ior_transport_state(const ior_transport_t *t);
+IOR_API unsigned ior_transport_state(const ior_transport_t *t);
 
 /*
  * The OS error (errno, WSAGetLastError or GetLastError value) behind the
  * last error on this transport, or 0.
  */
-int ior_transport_os_error(const ior_transport_t *t);
+IOR_API int ior_transport_os_error(const ior_transport_t *t);
 
 /* ------------------------------------------------------------------ */
 /* TCP                                                                 */
@@ -548,16 +588,16 @@ typedef struct ior_listen_options {
  * IOR_EADDRINUSE, IOR_EADDRNOTAVAIL, IOR_EAFNOSUPPORT, IOR_EACCES,
  * IOR_EMFILE, IOR_ENOMEM.
  */
-int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_listen_options_t *opts,
-                   const ior_listener_ops_t *ops, void *user,
-                   ior_listener_t **out);
+IOR_API int ior_tcp_listen(ior_loop_t *loop, const ior_addr_t *addr,
+                           const ior_listen_options_t *opts,
+                           const ior_listener_ops_t *ops, void *user,
+                           ior_listener_t **out);
 
 /* The address the listener is bound to, with the real port. */
-int ior_listener_address(const ior_listener_t *l, ior_addr_t *out);
+IOR_API int ior_listener_address(const ior_listener_t *l, ior_addr_t *out);
 
 /* Stops listening and frees l; no callback after it returns. */
-void ior_listener_close(ior_listener_t *l);
+IOR_API void ior_listener_close(ior_listener_t *l);
 
 /*
  * Connect result: on success t is connected and status is 0 (call
@@ -581,9 +621,9 @@ typedef struct ior_connect_options {
  * from inside this call. opts may be NULL. IOR_EINVAL, IOR_EAFNOSUPPORT,
  * IOR_EMFILE, IOR_ENOMEM (then cb never runs).
  */
-int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
-                    const ior_connect_options_t *opts, ior_connect_cb cb,
-                    void *user);
+IOR_API int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                            const ior_connect_options_t *opts,
+                            ior_connect_cb cb, void *user);
 
 /* How long an attempt of ior_tcp_connect_addrs/_name runs alone. */
 #define IOR_CONNECT_ATTEMPT_DELAY_MS 250
@@ -603,9 +643,9 @@ int ior_tcp_connect(ior_loop_t *loop, const ior_addr_t *addr,
  * family), IOR_ENOMEM, or ior_tcp_connect's code when no attempt could
  * start (then cb never runs).
  */
-int ior_tcp_connect_addrs(ior_loop_t *loop, const ior_addr_t *addrs,
-                          size_t n, const ior_connect_options_t *opts,
-                          ior_connect_cb cb, void *user);
+IOR_API int ior_tcp_connect_addrs(ior_loop_t *loop, const ior_addr_t *addrs,
+                                  size_t n, const ior_connect_options_t *opts,
+                                  ior_connect_cb cb, void *user);
 
 /*
  * Resolves host (ior_resolve) and connects to its addresses as
@@ -613,20 +653,23 @@ int ior_tcp_connect_addrs(ior_loop_t *loop, const ior_addr_t *addrs,
  * timeout covers the resolution too; a name that does not resolve is
  * cb(IOR_ENAME). IOR_EINVAL, IOR_ENOMEM (then cb never runs).
  */
-int ior_tcp_connect_name(ior_loop_t *loop, const char *host, uint16_t port,
-                         const ior_connect_options_t *opts, ior_connect_cb cb,
-                         void *user);
+IOR_API int ior_tcp_connect_name(ior_loop_t *loop, const char *host,
+                                 uint16_t port,
+                                 const ior_connect_options_t *opts,
+                                 ior_connect_cb cb, void *user);
 
 /* The local and remote addresses of a connected TCP transport. */
-int ior_transport_host_address(const ior_transport_t *t, ior_addr_t *out);
-int ior_transport_peer_address(const ior_transport_t *t, ior_addr_t *out);
+IOR_API int ior_transport_host_address(const ior_transport_t *t,
+                                       ior_addr_t *out);
+IOR_API int ior_transport_peer_address(const ior_transport_t *t,
+                                       ior_addr_t *out);
 
 /* TCP_NODELAY on or off. IOR_ENOTSUP on a transport that is not TCP. */
-int ior_transport_set_nodelay(ior_transport_t *t, int on);
+IOR_API int ior_transport_set_nodelay(ior_transport_t *t, int on);
 
 /* SO_KEEPALIVE with the given idle time in seconds (0: OS default). */
-int ior_transport_set_keepalive(ior_transport_t *t, int on,
-                                unsigned idle_seconds);
+IOR_API int ior_transport_set_keepalive(ior_transport_t *t, int on,
+                                        unsigned idle_seconds);
 
 /* ------------------------------------------------------------------ */
 /* Local IPC: Unix domain sockets, Windows named pipes                 */
@@ -651,9 +694,9 @@ int ior_transport_set_keepalive(ior_transport_t *t, int on,
  * long name), IOR_EADDRINUSE, IOR_EACCES, IOR_ENOENT (no such directory),
  * IOR_EMFILE, IOR_ENOMEM.
  */
-int ior_local_listen(ior_loop_t *loop, const char *name,
-                     const ior_listener_ops_t *ops, void *user,
-                     ior_listener_t **out);
+IOR_API int ior_local_listen(ior_loop_t *loop, const char *name,
+                             const ior_listener_ops_t *ops, void *user,
+                             ior_listener_t **out);
 
 /*
  * Connects to a local name (as ior_local_listen names it); cb as for
@@ -665,9 +708,9 @@ int ior_local_listen(ior_loop_t *loop, const char *name,
  * free or the timeout ends; no thread waits in WaitNamedPipe. opts may be
  * NULL; opts->bind must be NULL. IOR_EINVAL, IOR_ENOMEM.
  */
-int ior_local_connect(ior_loop_t *loop, const char *name,
-                      const ior_connect_options_t *opts, ior_connect_cb cb,
-                      void *user);
+IOR_API int ior_local_connect(ior_loop_t *loop, const char *name,
+                              const ior_connect_options_t *opts,
+                              ior_connect_cb cb, void *user);
 
 /* ------------------------------------------------------------------ */
 /* Name resolution                                                     */
@@ -687,8 +730,8 @@ typedef void (*ior_resolve_cb)(ior_loop_t *loop, void *user, int status,
  * never from inside this call. family: 0 (any), IOR_AF_INET or
  * IOR_AF_INET6. IOR_EINVAL, IOR_ENOMEM.
  */
-int ior_resolve(ior_loop_t *loop, const char *host, uint16_t port,
-                int family, ior_resolve_cb cb, void *user);
+IOR_API int ior_resolve(ior_loop_t *loop, const char *host, uint16_t port,
+                        int family, ior_resolve_cb cb, void *user);
 
 /* ------------------------------------------------------------------ */
 /* Pipes and standard I/O                                              */
@@ -707,16 +750,17 @@ int ior_resolve(ior_loop_t *loop, const char *host, uint16_t port,
  * after this returns. A reader that went away is a write error (IOR_EPIPE),
  * never a signal. IOR_EINVAL, IOR_EBADF, IOR_ENOMEM.
  */
-int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
-                  const ior_protocol_ops_t *ops, void *user,
-                  ior_transport_t **out);
+IOR_API int ior_pipe_open(ior_loop_t *loop, intptr_t os_handle, unsigned dirs,
+                          const ior_protocol_ops_t *ops, void *user,
+                          ior_transport_t **out);
 
 /*
  * Standard input (0, read-only), output (1) or error (2, write-only) as a
  * transport: pipes, files, consoles/ttys and sockets all work.
  */
-int ior_stdio_open(ior_loop_t *loop, int which, const ior_protocol_ops_t *ops,
-                   void *user, ior_transport_t **out);
+IOR_API int ior_stdio_open(ior_loop_t *loop, int which,
+                           const ior_protocol_ops_t *ops, void *user,
+                           ior_transport_t **out);
 
 /* ------------------------------------------------------------------ */
 /* UDP                                                                 */
@@ -756,10 +800,11 @@ typedef struct ior_udp_options {
  * NULL. IOR_EINVAL, IOR_EADDRINUSE, IOR_EADDRNOTAVAIL, IOR_EAFNOSUPPORT,
  * IOR_EMFILE, IOR_ENOMEM.
  */
-int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
-                   const ior_udp_options_t *opts, const ior_udp_ops_t *ops,
-                   void *user, ior_udp_t **out);
-int ior_udp_address(const ior_udp_t *u, ior_addr_t *out);
+IOR_API int ior_udp_listen(ior_loop_t *loop, const ior_addr_t *addr,
+                           const ior_udp_options_t *opts,
+                           const ior_udp_ops_t *ops, void *user,
+                           ior_udp_t **out);
+IOR_API int ior_udp_address(const ior_udp_t *u, ior_addr_t *out);
 
 /*
  * Queues a copy of one datagram for `to`; never blocks the loop. All of it
@@ -767,35 +812,36 @@ int ior_udp_address(const ior_udp_t *u, ior_addr_t *out);
  * IOR_EMSGSIZE beyond 65507 bytes, IOR_EINVAL, IOR_EAFNOSUPPORT,
  * IOR_ESTATE (a connected socket must use ior_udp_write).
  */
-int ior_udp_send_to(ior_udp_t *u, const void *data, size_t len,
-                    const ior_addr_t *to);
+IOR_API int ior_udp_send_to(ior_udp_t *u, const void *data, size_t len,
+                            const ior_addr_t *to);
 /* Fixes the peer: only its datagrams arrive; ior_udp_write sends to it. */
-int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer);
+IOR_API int ior_udp_connect(ior_udp_t *u, const ior_addr_t *peer);
 /* Connected UDP: as ior_udp_send_to to the peer. IOR_ENOTCONN if none. */
-int ior_udp_write(ior_udp_t *u, const void *data, size_t len);
+IOR_API int ior_udp_write(ior_udp_t *u, const void *data, size_t len);
 /* Bytes queued by send_to/write and not yet handed to the OS. */
-size_t ior_udp_send_queue_size(const ior_udp_t *u);
+IOR_API size_t ior_udp_send_queue_size(const ior_udp_t *u);
 
 /* Reading as a producer: no datagram_received after pause returns. */
-int ior_udp_pause_reading(ior_udp_t *u);
-int ior_udp_resume_reading(ior_udp_t *u);
+IOR_API int ior_udp_pause_reading(ior_udp_t *u);
+IOR_API int ior_udp_resume_reading(ior_udp_t *u);
 /* Producer ops over pause/resume (stop closes the socket); user = the udp. */
-extern const ior_producer_ops_t ior_udp_producer_ops;
+extern IOR_API const ior_producer_ops_t ior_udp_producer_ops;
 
 /* Multicast. iface: the local interface address, or NULL for any. */
-int ior_udp_join_group(ior_udp_t *u, const ior_addr_t *group,
-                       const ior_addr_t *iface);
-int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
-                        const ior_addr_t *iface);
-int ior_udp_set_multicast_ttl(ior_udp_t *u, int ttl);
-int ior_udp_set_multicast_loop(ior_udp_t *u, int on);
-int ior_udp_set_multicast_interface(ior_udp_t *u, const ior_addr_t *iface);
+IOR_API int ior_udp_join_group(ior_udp_t *u, const ior_addr_t *group,
+                               const ior_addr_t *iface);
+IOR_API int ior_udp_leave_group(ior_udp_t *u, const ior_addr_t *group,
+                                const ior_addr_t *iface);
+IOR_API int ior_udp_set_multicast_ttl(ior_udp_t *u, int ttl);
+IOR_API int ior_udp_set_multicast_loop(ior_udp_t *u, int on);
+IOR_API int ior_udp_set_multicast_interface(ior_udp_t *u,
+                                            const ior_addr_t *iface);
 
 /*
  * Closes the socket and frees u (queued datagrams are dropped); no
  * callback after it returns.
  */
-void ior_udp_close(ior_udp_t *u);
+IOR_API void ior_udp_close(ior_udp_t *u);
 
 /* ------------------------------------------------------------------ */
 /* Readiness of sockets owned by another library                       */
@@ -841,8 +887,8 @@ typedef void (*ior_poll_cb_t)(ior_poll_t *p, void *user, int status,
  * IOR_EINVAL (NULL arguments, -1), IOR_EBADF (not an open socket),
  * IOR_ENOMEM.
  */
-int ior_poll_open(ior_loop_t *loop, intptr_t os_socket, ior_poll_cb_t cb,
-                  void *user, ior_poll_t **out);
+IOR_API int ior_poll_open(ior_loop_t *loop, intptr_t os_socket,
+                          ior_poll_cb_t cb, void *user, ior_poll_t **out);
 
 /*
  * Starts watching events (IOR_POLL_* bits, not 0), or changes them on a
@@ -850,17 +896,17 @@ int ior_poll_open(ior_loop_t *loop, intptr_t os_socket, ior_poll_cb_t cb,
  * ior_loop_run running, a stopped one does not. IOR_EINVAL (unknown bits,
  * 0, a closed handle).
  */
-int ior_poll_start(ior_poll_t *p, unsigned events);
+IOR_API int ior_poll_start(ior_poll_t *p, unsigned events);
 
 /* Stops watching; the callback does not run again until a start. */
-int ior_poll_stop(ior_poll_t *p);
+IOR_API int ior_poll_stop(ior_poll_t *p);
 
 /*
  * Stops and frees the handle (once the OS has let go of a request in
  * flight); the callback never runs again. From inside the callback too.
  * The socket is left open. ior_loop_free closes handles still open.
  */
-void ior_poll_close(ior_poll_t *p);
+IOR_API void ior_poll_close(ior_poll_t *p);
 
 /* ------------------------------------------------------------------ */
 /* Child processes                                                     */
@@ -926,14 +972,15 @@ typedef struct ior_process_options {
  * IOR_EINVAL, IOR_ENOENT (no such program), IOR_EACCES, IOR_ENOMEM,
  * IOR_EMFILE.
  */
-int ior_process_spawn(ior_loop_t *loop, const ior_process_options_t *opts,
-                      const ior_process_ops_t *ops, void *user,
-                      ior_process_t **out);
+IOR_API int ior_process_spawn(ior_loop_t *loop,
+                              const ior_process_options_t *opts,
+                              const ior_process_ops_t *ops, void *user,
+                              ior_process_t **out);
 
 /* Stdio transport 0, 1 or 2; NULL once it has been lost. */
-ior_transport_t *ior_process_stdio(ior_process_t *p, int which);
+IOR_API ior_transport_t *ior_process_stdio(ior_process_t *p, int which);
 /* The process id. */
-long ior_process_pid(const ior_process_t *p);
+IOR_API long ior_process_pid(const ior_process_t *p);
 
 #define IOR_SIGTERM 15
 #define IOR_SIGKILL 9
@@ -943,9 +990,9 @@ long ior_process_pid(const ior_process_t *p);
  * terminate the process (exit code 1), others are IOR_ENOTSUP.
  * IOR_ESTATE once the child has exited.
  */
-int ior_process_signal(ior_process_t *p, int signum);
+IOR_API int ior_process_signal(ior_process_t *p, int signum);
 /* ior_process_signal(p, IOR_SIGTERM). */
-int ior_process_terminate(ior_process_t *p);
+IOR_API int ior_process_terminate(ior_process_t *p);
 
 /* ------------------------------------------------------------------ */
 /* TLS                                                                 */
@@ -1013,9 +1060,9 @@ typedef struct ior_tls_options {
  * TLS engine in this build), IOR_ETLS (the engine refused the options:
  * an unreadable or invalid certificate, key or CA file), IOR_ENOMEM.
  */
-int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
-                  const ior_protocol_ops_t *ops, void *user,
-                  ior_transport_t **out);
+IOR_API int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
+                          const ior_protocol_ops_t *ops, void *user,
+                          ior_transport_t **out);
 
 /*
  * Connects to addr (as ior_tcp_connect, copts may be NULL) and starts TLS
@@ -1027,20 +1074,21 @@ int ior_tls_start(ior_transport_t *inner, const ior_tls_options_t *opts,
  * what ior_tcp_connect returns, or ior_tls_start's option errors
  * (IOR_EINVAL) at once; then cb never runs.
  */
-int ior_tls_connect(ior_loop_t *loop, const ior_addr_t *addr,
-                    const ior_connect_options_t *copts,
-                    const ior_tls_options_t *topts, ior_connect_cb cb,
-                    void *user);
+IOR_API int ior_tls_connect(ior_loop_t *loop, const ior_addr_t *addr,
+                            const ior_connect_options_t *copts,
+                            const ior_tls_options_t *topts, ior_connect_cb cb,
+                            void *user);
 
 /*
  * The engine's reason for the last TLS failure of t, as text ("" when
  * none), into buf; valid until t is freed (inside connection_lost too).
  * Returns buf. IOR_EINVAL handling: NULL t or buf writes nothing.
  */
-const char *ior_tls_reason(const ior_transport_t *t, char *buf, size_t len);
+IOR_API const char *ior_tls_reason(const ior_transport_t *t, char *buf,
+                                   size_t len);
 
 /* The engine this build uses: "openssl", "schannel" or "none". */
-const char *ior_tls_engine(void);
+IOR_API const char *ior_tls_engine(void);
 
 #ifdef __cplusplus
 }

@@ -111,7 +111,7 @@ static int quote_program(const char *arg, char *out, size_t *len)
 int ior__iocp_build_cmdline(const char *const *argv, char **out)
 {
     size_t total = 0;
-    size_t n;
+    size_t n = 0;
     size_t i;
     char *buf;
     int r;
