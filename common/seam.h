@@ -460,6 +460,8 @@ void ior__core_connect_done(ior__connect_t *c, ior_transport_t *t, int status,
 
 /* Monotonic clock in milliseconds. */
 uint64_t ior__os_now_ms(void);
+/* The same clock in nanoseconds (ior_hrtime). */
+uint64_t ior__os_hrtime_ns(void);
 
 /*
  * Allocates the backend's loop (struct ior_loop first), calls

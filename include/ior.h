@@ -80,6 +80,13 @@ extern "C" {
 IOR_API unsigned ior_version(void);
 IOR_API const char *ior_version_string(void);
 
+/*
+ * The loop clock in nanoseconds (monotonic, any thread), for measuring
+ * latency, as libuv's uv_hrtime. ior_loop_now() is the same clock in
+ * milliseconds, cached per iteration.
+ */
+IOR_API uint64_t ior_hrtime(void);
+
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */

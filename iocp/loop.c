@@ -30,7 +30,7 @@ static BOOL CALLBACK wsa_start(PINIT_ONCE once, PVOID param, PVOID *ctx)
 }
 
 /* QueryPerformanceCounter: GetTickCount64 ticks only every ~15.6 ms. */
-uint64_t ior__os_now_ms(void)
+static uint64_t qpc_scaled(uint64_t per_second)
 {
     static LARGE_INTEGER freq; /* racy first write of the same value: ok */
     LARGE_INTEGER now;
@@ -42,8 +42,18 @@ uint64_t ior__os_now_ms(void)
     QueryPerformanceCounter(&now);
     f = (uint64_t)freq.QuadPart;
     c = (uint64_t)now.QuadPart;
-    /* Split to avoid overflow of c * 1000. */
-    return (c / f) * 1000u + (c % f) * 1000u / f;
+    /* Split to avoid overflow of c * per_second (f is at most ~10^10). */
+    return (c / f) * per_second + (c % f) * per_second / f;
+}
+
+uint64_t ior__os_now_ms(void)
+{
+    return qpc_scaled(1000u);
+}
+
+uint64_t ior__os_hrtime_ns(void)
+{
+    return qpc_scaled(1000000000u);
 }
 
 /* ------------------------------------------------------------------ */

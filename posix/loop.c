@@ -72,9 +72,14 @@ void ior__posix_io_stop(ior__posix_loop_t *pl, ior__posix_io_t *io)
 
 uint64_t ior__os_now_ms(void)
 {
+    return ior__os_hrtime_ns() / 1000000u;
+}
+
+uint64_t ior__os_hrtime_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int ior__os_getenv(const char *name, char *buf, size_t len)
