@@ -4,12 +4,12 @@
  * over local IPC (AF_UNIX; a named pipe on Windows), sender and receiver
  * in one loop, the cases interleaved, one JSON line per run:
  *
- *   file_send [-r REPS] [-m MIB_PER_RUN] [-f FILE_MIB] [-o PATH]
+ *   file_send [-r REPS] [-m MIB_PER_RUN] [-f FILE_MIB] [-o PATH] [-k KIB]
  *
  * The file (FILE_MIB, default 64) is written to PATH (default
  * ior-file-send.bin in the current directory) and removed at the end. A
- * run sends MIB_PER_RUN (default 512) as whole-file regions, or as 256
- * KiB copies read with stdio, and ends at the receiver's EOF. Figures are
+ * run sends MIB_PER_RUN (default 512) as whole-file regions, or as KIB
+ * (default 256) copies read with stdio, and ends at the receiver's EOF. Figures are
  * MiB/s of loop time (ior_loop_now); compare cases of one run only.
  */
 #include "ior.h"
@@ -25,8 +25,9 @@
 #include <unistd.h>
 #endif
 
-#define COPY_CHUNK (256 * 1024)
 #define MIB (1024ull * 1024ull)
+
+static size_t copy_chunk = 256 * 1024; /* -k KIB */
 
 static unsigned long long file_len = 64 * MIB;
 static unsigned long long run_len = 512 * MIB;
@@ -139,8 +140,8 @@ static void tx_resume(void *user)
             r->failed = 1;
     } else {
         size_t n;
-        if (k > COPY_CHUNK)
-            k = COPY_CHUNK;
+        if (k > copy_chunk)
+            k = copy_chunk;
         if (at == 0)
             rewind(r->stdio);
         n = fread(r->buf, 1, (size_t)k, r->stdio);
@@ -192,7 +193,7 @@ static double run_case(int local, int zero_copy)
         return -1;
     r.file = open_os_file(path);
     r.stdio = open_stdio(path, "rb");
-    r.buf = malloc(COPY_CHUNK);
+    r.buf = malloc(copy_chunk);
     if (r.file == -1 || r.stdio == NULL || r.buf == NULL)
         return -1;
     if (local) {
@@ -253,12 +254,15 @@ int main(int argc, char **argv)
             file_len = strtoull(argv[i + 1], NULL, 10) * MIB;
         else if (strcmp(argv[i], "-o") == 0)
             path = argv[i + 1];
+        else if (strcmp(argv[i], "-k") == 0)
+            copy_chunk = (size_t)strtoul(argv[i + 1], NULL, 10) * 1024;
         else
             break;
     }
-    if (i < argc || reps < 1 || run_len == 0 || file_len == 0) {
+    if (i < argc || reps < 1 || run_len == 0 || file_len == 0 ||
+        copy_chunk == 0 || file_len % copy_chunk != 0) {
         fprintf(stderr, "usage: file_send [-r REPS] [-m MIB_PER_RUN] "
-                        "[-f FILE_MIB] [-o PATH]\n");
+                        "[-f FILE_MIB] [-o PATH] [-k KIB]\n");
         return 2;
     }
     if (make_file() != 0) {
