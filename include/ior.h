@@ -429,13 +429,17 @@ IOR_API int ior_transport_write_ref(ior_transport_t *t, const void *data,
  * be NULL). The OS sends it from the file where it can (TransmitFile on a
  * Windows socket, sendfile on Linux); elsewhere (TLS, Windows pipes,
  * other systems) it is read into memory 128 KiB at a time just before it
- * is sent. File pointers are not moved. No fast path: the bytes always go
- * through the queue, from the loop.
+ * is sent. ior reads at explicit offsets; on POSIX the file position does
+ * not move, on Windows a handle opened without FILE_FLAG_OVERLAPPED may
+ * have its file pointer moved, so do not rely on it until the release.
+ * The region never takes the direct path, but on an idle transport its
+ * first piece may go out (or be read) inside this call, as queued bytes
+ * may.
  *
  * IOR_EINVAL (NULL t, os_file -1, offset + length beyond 2^64 or beyond
- * the end of the file), IOR_EBADF (not an open regular file), IOR_ERANGE
- * (a 32-bit build cannot count that many buffered bytes), then as
- * ior_transport_write. length 0 queues nothing and takes no release. If
+ * the end of the file), IOR_EBADF (not a regular file open for reading),
+ * IOR_ERANGE (a 32-bit build cannot count that many buffered bytes), then
+ * as ior_transport_write. length 0 queues nothing and takes no release. If
  * the file cannot be read when its turn comes (it shrank, a read error),
  * the transport closes: connection_lost with IOR_EIO.
  */

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+static int readable(intptr_t file);
+
 int ior__os_file_check(intptr_t file, uint64_t offset, uint64_t length)
 {
     HANDLE h = (HANDLE)file;
@@ -19,11 +21,25 @@ int ior__os_file_check(intptr_t file, uint64_t offset, uint64_t length)
     if (GetFileType(h) != FILE_TYPE_DISK ||
         !GetFileInformationByHandle(h, &info) ||
         (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0 ||
-        !GetFileSizeEx(h, &size))
+        !GetFileSizeEx(h, &size) || !readable(file))
         return IOR_EBADF;
     if (size.QuadPart < 0 || offset + length > (uint64_t)size.QuadPart)
         return IOR_EINVAL;
     return 0;
+}
+
+/*
+ * A handle without read access (GENERIC_WRITE only) passes the checks
+ * above; a read of no bytes is refused for it, so the error comes now,
+ * not as a lost connection when the region's turn comes (POSIX checks
+ * O_ACCMODE).
+ */
+static int readable(intptr_t file)
+{
+    char none;
+    size_t got = 0;
+    int os_error = 0;
+    return ior__os_file_read(file, 0, &none, 0, &got, &os_error) == 0;
 }
 
 int ior__os_file_read(intptr_t file, uint64_t offset, void *buf, size_t len,

@@ -280,6 +280,7 @@ typedef struct ior__iocp_sock {
     unsigned char last_full; /* the last read filled its buffer */
     size_t pinned_len;       /* rbuf_len counted in the loop's pinned */
     unsigned char file_send; /* the send in flight is a TransmitFile */
+    unsigned char no_transmit; /* no TransmitFile here: the copy path */
 } ior__iocp_sock_t;
 
 static inline ior__iocp_sock_t *ior__iocp_sock(ior_transport_t *t)

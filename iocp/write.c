@@ -36,15 +36,14 @@ static DWORD transmitfile_for(ior__iocp_sock_t *sk, ior__iocp_loop_t *lp)
 /*
  * A file region at the head of the queue goes out as one overlapped
  * TransmitFile from the file (the core keeps pieces within its 2^31 - 2
- * limit). The file offset rides in the OVERLAPPED, so the caller's file
- * pointer is not used. A synchronous success says nothing about the count:
- * WSAGetOverlappedResult does.
+ * limit). The file offset rides in the OVERLAPPED. A synchronous success
+ * says nothing about the count; the OVERLAPPED's InternalHigh holds it.
  */
 static void post_transmit(ior__iocp_handle_t *h, const ior__file_send_t *fs)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
     ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
-    DWORD sent = 0, flags = 0;
+    DWORD sent = 0;
     DWORD err = transmitfile_for(sk, lp);
     BOOL ok = FALSE;
 
@@ -57,9 +56,8 @@ static void post_transmit(ior__iocp_handle_t *h, const ior__file_send_t *fs)
                               &h->sop.ov, NULL, 0);
         if (!ok)
             err = (DWORD)WSAGetLastError();
-        else if (!WSAGetOverlappedResult(sk->s, &h->sop.ov, &sent, FALSE,
-                                         &flags))
-            sent = (DWORD)fs->len;
+        else
+            sent = (DWORD)h->sop.ov.InternalHigh;
     }
     ior__iocp_handle_started(h, &h->sop, ok, sent, err);
 }
@@ -76,9 +74,14 @@ int ior__iocp_sock_post_send(ior__iocp_handle_t *h)
     DWORD err = 0;
     int rc;
 
-    if (ior__core_send_file_begin(&h->base, &fs)) {
-        post_transmit(h, &fs);
-        return 1;
+    if (!sk->no_transmit && ior__core_send_file_begin(&h->base, &fs)) {
+        if (transmitfile_for(sk, lp) == 0) {
+            post_transmit(h, &fs);
+            return 1;
+        }
+        /* No TransmitFile from this provider: the copy path, from now on. */
+        ior__core_send_end(&h->base, 0);
+        sk->no_transmit = 1;
     }
     sk->file_send = 0;
     n = ior__core_send_begin(&h->base, lp->send_bufs, IOR__IOCP_MAX_SEND_BUFS,

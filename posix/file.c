@@ -6,15 +6,20 @@
 #include "internal_posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 int ior__os_file_check(intptr_t file, uint64_t offset, uint64_t length)
 {
     struct stat st;
+    int fl;
     if (file < 0 || file > INT_MAX || fstat((int)file, &st) != 0 ||
         !S_ISREG(st.st_mode))
         return IOR_EBADF;
+    fl = fcntl((int)file, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
+        return IOR_EBADF; /* not open for reading */
     if (st.st_size < 0 || offset + length > (uint64_t)st.st_size)
         return IOR_EINVAL;
     return 0;

@@ -420,6 +420,18 @@ static void nf_bad_input(nu_conn_t *c)
                      IOR_EBADF);
     nu_platform_close_socket(sa);
     nu_platform_close_socket(sb);
+    /* A file open for writing only: refused now, not when its turn comes. */
+    {
+        char wpath[512];
+        intptr_t w;
+        assert_int_equal(nu_platform_temp_file(wpath, sizeof(wpath)), 0);
+        assert_int_equal(nu_platform_file_open(wpath, 1, 1, &w), 0);
+        assert_int_equal(ior_transport_write_file(t, w, 0, 0, nf_release,
+                                                  &x->rel[0]),
+                         IOR_EBADF);
+        nu_platform_close_handle(w);
+        assert_int_equal(remove(wpath), 0);
+    }
     /* length 0: nothing queued, no release taken. */
     assert_int_equal(ior_transport_write_file(t, x->file, NF_FILE_LEN, 0,
                                               nf_release, &x->rel[0]),
@@ -432,7 +444,8 @@ static void nf_bad_input(nu_conn_t *c)
     assert_int_equal(ior_transport_lose_connection(t), 0);
 }
 
-/* One code each, nothing sent, no release taken on any refusal. */
+/* One code each (a write-only file is IOR_EBADF too), nothing sent, no
+ * release taken on any refusal. */
 void test_file_bad_input(void **state)
 {
     nf_ctx_t *x = nf_new(0, 0);
