@@ -148,12 +148,13 @@ static void test_file_large_region_splits(void **state)
     (void)state;
     rec->files_native = 1;
     fake_files.size[0] = big + 10;
-    if (sizeof(size_t) < 8) {
-        assert_int_equal(ior_transport_write_file(t, FAKE_FILE(0), 0, big,
-                                                  rel_a, &E.rel[0]),
-                         IOR_ERANGE);
-        return;
-    }
+#if SIZE_MAX < UINT64_MAX
+    /* A 32-bit queue cannot count it: refused, nothing queued. */
+    assert_int_equal(ior_transport_write_file(t, FAKE_FILE(0), 0, big, rel_a,
+                                              &E.rel[0]),
+                     IOR_ERANGE);
+    assert_int_equal(ior_transport_buffered(t), 0);
+#else
     assert_int_equal(ior_transport_write_file(t, FAKE_FILE(0), 10, big,
                                               rel_a, &E.rel[0]),
                      0);
@@ -173,6 +174,7 @@ static void test_file_large_region_splits(void **state)
     assert_int_equal(E.rel[0].n, 1);
     assert_int_equal(E.p[0].n_lost, 1);
     assert_int_equal(E.p[0].reason, IOR_EABORTED);
+#endif
 }
 
 /* A close after the region waits for it; lose_connection sends it all. */
