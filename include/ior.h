@@ -426,10 +426,11 @@ IOR_API int ior_transport_write_ref(ior_transport_t *t, const void *data,
  * HANDLE cast to intptr_t, of a regular file opened for reading; it must
  * stay open, and the region unchanged, until release(ctx, NULL, 0) runs:
  * exactly once, when the region has been sent or discarded (release may
- * be NULL). The OS sends it from the file where it can (TransmitFile on a
- * Windows socket, sendfile on Linux); elsewhere (TLS, Windows pipes,
- * other systems) it is read into memory 128 KiB at a time just before it
- * is sent. ior reads at explicit offsets; on POSIX the file position does
+ * be NULL). The OS sends it from the file where it can (sendfile on
+ * Linux, TransmitFile on a socket of a Windows Server edition); elsewhere
+ * (TLS, pipes, client editions of Windows, which run at most two
+ * TransmitFile calls at once, other systems) it is read into memory
+ * 256 KiB at a time just before it is sent. ior reads at explicit offsets; on POSIX the file position does
  * not move, on Windows a handle opened without FILE_FLAG_OVERLAPPED may
  * have its file pointer moved, so do not rely on it until the release.
  * The region never takes the direct path, but on an idle transport its

@@ -97,6 +97,8 @@ typedef struct ior__iocp_loop {
     LPFN_TRANSMITFILE transmitfile; /* looked up on the first file send */
     /* 0 with IOR_IOCP_NO_DIRECT=1: writes always go overlapped. */
     int direct_ok;
+    /* TransmitFile for file regions (loop.c: server editions). */
+    int transmit_ok;
     /* For tests: requests that completed inline (skip-on-success). */
     unsigned long inline_successes;
     /* Read buffers of this loop's sockets, in bytes, and their budget. */

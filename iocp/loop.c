@@ -56,6 +56,29 @@ uint64_t ior__os_hrtime_ns(void)
     return qpc_scaled(1000000000u);
 }
 
+/*
+ * TransmitFile for file regions on server editions only: client editions
+ * run at most two TransmitFile calls at once, system-wide, and queue the
+ * rest (its documentation), so one slow peer would hold up every other
+ * connection's file; there the copy path serves. IOR_IOCP_TRANSMITFILE=1
+ * or 0 overrides (the tests run TransmitFile under Wine, a workstation).
+ */
+static int transmitfile_wanted(void)
+{
+    char v[4];
+    OSVERSIONINFOEXW vi;
+    DWORDLONG mask = 0;
+
+    if (GetEnvironmentVariableA("IOR_IOCP_TRANSMITFILE", v, sizeof(v)) == 1)
+        return v[0] == '1';
+    memset(&vi, 0, sizeof(vi));
+    vi.dwOSVersionInfoSize = sizeof(vi);
+    vi.wProductType = VER_NT_WORKSTATION;
+    VER_SET_CONDITION(mask, VER_PRODUCT_TYPE, VER_EQUAL);
+    /* Not a workstation: a server or a domain controller. */
+    return !VerifyVersionInfoW(&vi, VER_PRODUCT_TYPE, mask);
+}
+
 /* ------------------------------------------------------------------ */
 /* Create / destroy                                                    */
 /* ------------------------------------------------------------------ */
@@ -113,6 +136,7 @@ int ior__os_loop_create(ior_loop_t **out, const char *backend,
      * tests can run every write through an overlapped WSASend. */
     lp->direct_ok =
         GetEnvironmentVariableA("IOR_IOCP_NO_DIRECT", NULL, 0) > 0 ? 0 : 1;
+    lp->transmit_ok = transmitfile_wanted();
     lp->read_budget = IOR__IOCP_READ_BUDGET;
     *out = &lp->base;
     return 0;

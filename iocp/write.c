@@ -74,7 +74,8 @@ int ior__iocp_sock_post_send(ior__iocp_handle_t *h)
     DWORD err = 0;
     int rc;
 
-    if (!sk->no_transmit && ior__core_send_file_begin(&h->base, &fs)) {
+    if (lp->transmit_ok && !sk->no_transmit &&
+        ior__core_send_file_begin(&h->base, &fs)) {
         if (transmitfile_for(sk, lp) == 0) {
             post_transmit(h, &fs);
             return 1;

@@ -97,8 +97,8 @@ static void write_mixed_stream(int native)
         assert_true(rec->file_sends >= 2);
     } else {
         assert_int_equal(rec->file_sends, 0);
-        assert_true(fake_files.reads >= 3); /* 128 KiB pieces */
-        assert_int_equal(fake_files.max_read, 128 * 1024);
+        assert_true(fake_files.reads >= 2); /* 256 KiB pieces */
+        assert_int_equal(fake_files.max_read, 256 * 1024);
     }
 }
 
@@ -205,15 +205,15 @@ static void test_file_then_lose_connection(void **state)
  */
 static void test_file_read_failure_closes_with_eio(void **state)
 {
-    static unsigned char exp[200000];
+    static unsigned char exp[300000];
     ior_transport_t *t = env_open(0, &tproto_aware_ops);
     fake_rec_t *rec = E.p[0].rec;
     size_t n;
     (void)state;
-    fake_files.size[0] = 300000;
-    fake_files.shrunk_to[0] = 150000; /* the first 128 KiB piece is fine */
+    fake_files.size[0] = 600000;
+    fake_files.shrunk_to[0] = 300000; /* the first 256 KiB piece is fine */
     assert_int_equal(ior_transport_write(t, "x", 1), 0);
-    assert_int_equal(ior_transport_write_file(t, FAKE_FILE(0), 0, 300000,
+    assert_int_equal(ior_transport_write_file(t, FAKE_FILE(0), 0, 600000,
                                               rel_a, &E.rel[0]),
                      0);
     assert_int_equal(ior_transport_write(t, "after", 5), 0);
@@ -221,7 +221,7 @@ static void test_file_read_failure_closes_with_eio(void **state)
         ;
     run_pending();
     n = expect_bytes(exp, 0, "x");
-    n = expect_file(exp, n, 0, 0, 128 * 1024);
+    n = expect_file(exp, n, 0, 0, 256 * 1024);
     assert_sent(rec, exp, n);
     assert_int_equal(E.p[0].n_lost, 1);
     assert_int_equal(E.p[0].reason, IOR_EIO);

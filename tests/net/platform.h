@@ -68,6 +68,8 @@ int nu_platform_accept(intptr_t l, intptr_t *h);
  * there; Windows, a pipe name unique to this process and call.
  */
 int nu_platform_local_name(char *buf, size_t len);
+/* Sets (value non-NULL) or clears an environment variable of this process. */
+void nu_platform_setenv(const char *name, const char *value);
 /* A new empty temporary file; its path in buf. Returns 0, or -1. */
 int nu_platform_temp_file(char *buf, size_t len);
 /* Opens path for reading, or for writing (truncated). 0, or -1. */

@@ -303,6 +303,14 @@ int nu_platform_accept(intptr_t l, intptr_t *h)
     return 0;
 }
 
+void nu_platform_setenv(const char *name, const char *value)
+{
+    if (value != NULL)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
 int nu_platform_local_name(char *buf, size_t len)
 {
     if (nu_platform_temp_file(buf, len) != 0)

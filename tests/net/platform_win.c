@@ -346,6 +346,11 @@ int nu_platform_accept(intptr_t l, intptr_t *h)
     return 0;
 }
 
+void nu_platform_setenv(const char *name, const char *value)
+{
+    SetEnvironmentVariableA(name, value);
+}
+
 int nu_platform_local_name(char *buf, size_t len)
 {
     static volatile LONG counter;

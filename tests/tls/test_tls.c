@@ -354,7 +354,7 @@ static void test_tls_both_ways_checked_by_sha256(void **state)
 
 /*
  * A file region through TLS: the layer takes the core's copy path (the
- * kernel cannot encrypt), so the region is read 128 KiB at a time into
+ * kernel cannot encrypt), so the region is read 256 KiB at a time into
  * records, in order with the writes around it; written before the
  * handshake, it waits for it like any write.
  */
