@@ -9,8 +9,9 @@
  * The file (FILE_MIB, default 64) is written to PATH (default
  * ior-file-send.bin in the current directory) and removed at the end. A
  * run sends MIB_PER_RUN (default 512) as whole-file regions, or as KIB
- * (default 256) copies read with stdio, and ends at the receiver's EOF. Figures are
- * MiB/s of loop time (ior_loop_now); compare cases of one run only.
+ * (default 256) copies read with stdio, and ends at the receiver's EOF.
+ * Figures are MiB/s of loop time (ior_loop_now); compare cases of one
+ * run only.
  */
 #include "ior.h"
 

@@ -2,8 +2,9 @@
  * The write-buffer queue: a list of chunks, each either a copy (data inline,
  * with spare room so small writes coalesce), borrowed caller memory with a
  * release callback, or a region of a file (sent by the OS from the file, or
- * read into a copy chunk piece by piece just before it is sent). Chunks handed to the OS (the send in flight) stay put
- * until the OS gives them back, even when the queue is thrown away.
+ * read into a copy chunk piece by piece just before it is sent). Chunks
+ * handed to the OS (the send in flight) stay put until the OS gives them
+ * back, even when the queue is thrown away.
  */
 #include "core.h"
 

@@ -430,9 +430,10 @@ IOR_API int ior_transport_write_ref(ior_transport_t *t, const void *data,
  * Linux, TransmitFile on a socket of a Windows Server edition); elsewhere
  * (TLS, pipes, client editions of Windows, which run at most two
  * TransmitFile calls at once, other systems) it is read into memory
- * 256 KiB at a time just before it is sent. ior reads at explicit offsets; on POSIX the file position does
- * not move, on Windows a handle opened without FILE_FLAG_OVERLAPPED may
- * have its file pointer moved, so do not rely on it until the release.
+ * 256 KiB at a time just before it is sent. ior reads at explicit
+ * offsets; on POSIX the file position does not move, on Windows a handle
+ * opened without FILE_FLAG_OVERLAPPED may have its file pointer moved, so
+ * do not rely on it until the release.
  * The region never takes the direct path, but on an idle transport its
  * first piece may go out (or be read) inside this call, as queued bytes
  * may.

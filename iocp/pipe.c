@@ -200,7 +200,8 @@ static int ovl_post_send(ior__iocp_handle_t *h)
     BOOL ok;
 
     n = ior__core_send_begin(&h->base, bufs, IOR__IOCP_PIPE_GATHER,
-                             p->ipc ? IOR__IOCP_IPC_WRITE_MAX : (size_t)1 << 30);
+                             p->ipc ? IOR__IOCP_IPC_WRITE_MAX
+                                    : (size_t)1 << 30);
     if (n == 0)
         return 0;
     if (n == 1 || bufs[0].len >= IOR__IOCP_PIPE_DIRECT || !p->wbuf) {
