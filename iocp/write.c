@@ -36,29 +36,28 @@ static DWORD transmitfile_for(ior__iocp_sock_t *sk, ior__iocp_loop_t *lp)
 /*
  * A file region at the head of the queue goes out as one overlapped
  * TransmitFile from the file (the core keeps pieces within its 2^31 - 2
- * limit). The file offset rides in the OVERLAPPED. A synchronous success
- * says nothing about the count; the OVERLAPPED's InternalHigh holds it.
+ * limit; the caller has looked the function up). The file offset rides
+ * in the OVERLAPPED. A synchronous success says nothing about the count;
+ * the OVERLAPPED's InternalHigh holds it.
  */
 static void post_transmit(ior__iocp_handle_t *h, const ior__file_send_t *fs)
 {
     ior__iocp_sock_t *sk = ior__iocp_sock(&h->base);
     ior__iocp_loop_t *lp = ior__iocp_loop(h->base.loop);
     DWORD sent = 0;
-    DWORD err = transmitfile_for(sk, lp);
-    BOOL ok = FALSE;
+    DWORD err = 0;
+    BOOL ok;
 
     memset(&h->sop.ov, 0, sizeof(h->sop.ov));
     h->sop.ov.Offset = (DWORD)(fs->offset & 0xFFFFFFFFu);
     h->sop.ov.OffsetHigh = (DWORD)(fs->offset >> 32);
     sk->file_send = 1;
-    if (err == 0) {
-        ok = lp->transmitfile(sk->s, (HANDLE)fs->file, (DWORD)fs->len, 0,
-                              &h->sop.ov, NULL, 0);
-        if (!ok)
-            err = (DWORD)WSAGetLastError();
-        else
-            sent = (DWORD)h->sop.ov.InternalHigh;
-    }
+    ok = lp->transmitfile(sk->s, (HANDLE)fs->file, (DWORD)fs->len, 0,
+                          &h->sop.ov, NULL, 0);
+    if (!ok)
+        err = (DWORD)WSAGetLastError();
+    else
+        sent = (DWORD)h->sop.ov.InternalHigh;
     ior__iocp_handle_started(h, &h->sop, ok, sent, err);
 }
 
